@@ -1,0 +1,1 @@
+"""Leaf package: settings, errors, enums and logging. Imports nothing else of ours."""

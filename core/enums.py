@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Domain(StrEnum):
+    screening = "screening"
+    literature = "literature"
+    triage = "triage"
+
+
+class JobStatus(StrEnum):
+    queued = "queued"  # accepted, waiting for ingest
+    ingesting = "ingesting"  # input being split into shards (shards may already run)
+    running = "running"  # all shards created, some not finished
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_JOB_STATES
+
+
+TERMINAL_JOB_STATES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
+
+
+class ShardStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+TERMINAL_SHARD_STATES = frozenset({ShardStatus.succeeded, ShardStatus.failed, ShardStatus.cancelled})
+
+
+class Device(StrEnum):
+    cpu = "cpu"
+    gpu = "gpu"
+
+
+class ItemErrorCode(StrEnum):
+    """Fixed per-item error codes. Documented in the README; domains add theirs here so the set stays one list."""
+
+    PARSE_ERROR = "PARSE_ERROR"  # the record could not be parsed at all
+    SANITIZE_ERROR = "SANITIZE_ERROR"  # parsed, but chemistry is invalid (valence, aromaticity)
+    EMPTY_RECORD = "EMPTY_RECORD"  # no structure in the record (blank SMILES cell, 0-atom molecule)
+    RECORD_TOO_LONG = "RECORD_TOO_LONG"
+    ENCODING_ERROR = "ENCODING_ERROR"  # bytes are not UTF-8 text
+    MISSING_FIELD = "MISSING_FIELD"  # e.g. CSV row lacks the SMILES column
+    PROCESSING_ERROR = "PROCESSING_ERROR"  # unexpected failure of the pipeline on this item
+    SHARD_FAILED = "SHARD_FAILED"  # the item's shard exhausted its attempts (poison, crashes)
+    TIMEOUT = "TIMEOUT"  # the item's shard exceeded the hard time limit
+    CANCELLED = "CANCELLED"
+
+
+class AuditAction(StrEnum):
+    job_submit = "job.submit"
+    job_cancel = "job.cancel"
+    job_export = "job.export"
+    token_create = "token.create"
+    project_create = "project.create"

@@ -1,0 +1,78 @@
+"""The one validated settings object. Nothing else in medsieve reads os.environ."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDSIEVE_", env_file=".env", extra="ignore")
+
+    # Empty database/broker URLs select the embedded default: SQLite in data_dir and an in-process worker.
+    database_url: str = ""
+    broker_url: str = ""
+    data_dir: Path = Path(".medsieve")
+    # Content-addressed input artifacts; defaults to <data_dir>/artifacts. Must be shared by API and workers.
+    artifact_dir: Path | None = None
+    shared_data_dir: Path = Path("../shared/data")
+
+    max_upload_bytes: int = 2 * 1024**3
+    max_items_per_job: int = 10_000_000
+    max_record_chars: int = 100_000
+    shard_size: int = 2_000
+    # Ingest commits and dispatches shards in groups so processing overlaps a long ingest.
+    ingest_commit_shards: int = 8
+
+    # Hard limit must stay below RabbitMQ's consumer_timeout (30 min by default).
+    task_time_limit_s: int = 1500
+    task_soft_time_limit_s: int = 1440
+    max_shard_attempts: int = 5
+    queue_delivery_limit: int = 5
+    transient_retry_max: int = 5
+    sweep_interval_s: float = 15.0
+    # A queued shard not picked up in this long is published again (covers a lost publish or broker outage).
+    redispatch_after_s: float = 120.0
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_url: str = ""  # client side: where the CLI finds the API
+    api_token: str = ""  # client side: bearer token for the CLI
+    log_level: str = "INFO"
+    log_json: bool = False
+    # Per-token poll limiter: sustained requests/s and burst.
+    rate_limit_rps: float = 200.0
+    rate_limit_burst: int = 400
+
+    default_device: str = Field(default="cpu", pattern="^(cpu|gpu)$")
+
+    @property
+    def embedded(self) -> bool:
+        return not self.broker_url
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'medsieve.db').resolve()}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "memory://"
+
+    @property
+    def resolved_artifact_dir(self) -> Path:
+        return (self.artifact_dir or self.data_dir / "artifacts").resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests and the CLI change the environment and need a fresh object."""
+    get_settings.cache_clear()

@@ -1,0 +1,27 @@
+"""All tables, imported here so Alembic and `Base.metadata` see every one."""
+
+from db.models.core import (
+    ApiToken,
+    Artifact,
+    AuditEvent,
+    ItemError,
+    Job,
+    Project,
+    Provenance,
+    Shard,
+    ShardInput,
+)
+from db.models.screening import ScreeningResult
+
+__all__ = [
+    "ApiToken",
+    "Artifact",
+    "AuditEvent",
+    "ItemError",
+    "Job",
+    "Project",
+    "Provenance",
+    "ScreeningResult",
+    "Shard",
+    "ShardInput",
+]

@@ -1,0 +1,62 @@
+"""Publishing ids to the broker. The job and shard rows are the outbox: a row whose `dispatched_at` is NULL has
+no confirmed message yet, and the sweeper publishes it. Only ids travel; the worker reads everything else from
+the database (including the project, which is never taken from a message)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+
+from workers.celery_app import EXCHANGE, get_app, queue_name
+
+INGEST_TASK = "medsieve.ingest"
+SHARD_TASK = "medsieve.shard"
+
+log = logging.getLogger(__name__)
+
+# Keep the API responsive when the broker is down: fail fast, the sweeper retries later.
+_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+def ingest_queue(domain: str) -> str:
+    # Splitting input is CPU work for every domain; GPU hosts only consume GPU queues.
+    return queue_name(domain, "cpu")
+
+
+def publish_ingest(job_id: uuid.UUID, domain: str) -> None:
+    queue = ingest_queue(domain)
+    get_app().send_task(
+        INGEST_TASK,
+        args=[str(job_id)],
+        queue=queue,
+        exchange=EXCHANGE.name,
+        routing_key=queue,
+        retry=True,
+        retry_policy=_RETRY_POLICY,
+    )
+
+
+def publish_shards(domain: str, device: str, shard_ids: Iterable[int]) -> list[int]:
+    """Publish each shard id; returns those confirmed. Stops at the first failure (the broker is likely down)."""
+    queue = queue_name(domain, device)
+    app = get_app()
+    sent: list[int] = []
+    with app.producer_or_acquire() as producer:
+        for shard_id in shard_ids:
+            try:
+                app.send_task(
+                    SHARD_TASK,
+                    args=[shard_id],
+                    queue=queue,
+                    exchange=EXCHANGE.name,
+                    routing_key=queue,
+                    producer=producer,
+                    retry=True,
+                    retry_policy=_RETRY_POLICY,
+                )
+            except Exception:
+                log.warning("publish of shard %s failed; the sweeper will retry", shard_id, exc_info=True)
+                break
+            sent.append(shard_id)
+    return sent

@@ -1,0 +1,83 @@
+"""The one interface every domain implements. Light: no heavy imports here or in a plugin's spec module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from db.base import Base
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One input record. `index` (0-based position in the input) is the stable item key: unique per job and
+    the same on every re-parse. `key` is the user's own identifier (ID column, SDF title), kept as given."""
+
+    index: int
+    key: str | None
+    payload: dict[str, Any]
+    # Set when the record was already bad while splitting the input (code, message); it becomes an item error.
+    error: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFailure:
+    index: int
+    key: str | None
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    version: str
+    sha256: str  # of the weights; for rule-based code, of the implementing source
+
+
+@dataclass
+class BatchOutcome:
+    # Rows for the domain's result table, without job_id/shard_id (the runner adds those).
+    results: list[dict[str, Any]]
+    errors: list[ItemFailure]
+    model: ModelInfo
+    device: str
+    packages: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Pipeline(Protocol):
+    """Loaded once per worker process and kept resident."""
+
+    model: ModelInfo
+
+    def run(self, items: Sequence[Item], params: BaseModel) -> BatchOutcome:
+        """Pure: no DB, no broker. A bad item becomes an ItemFailure; only a bug or resource failure raises."""
+        ...
+
+
+class DomainPlugin(Protocol):
+    name: str
+    params_model: type[BaseModel]
+    result_model: type[Base]
+    # Result columns a client may sort/filter on and the default sort ("-score" = descending).
+    sort_columns: tuple[str, ...]
+    filter_columns: tuple[str, ...]
+    default_sort: str
+    export_columns: tuple[str, ...]
+
+    def detect_format(self, filename: str | None, head: bytes, params: BaseModel) -> str:
+        """Input format name from the file name, the first bytes and the parameters; raises InvalidInput."""
+        ...
+
+    def iter_items(self, path: Path, fmt: str, params: BaseModel) -> Iterator[Item]:
+        """Stream the stored input in constant memory, in input order."""
+        ...
+
+    def load_pipeline(self, device: str) -> Pipeline:
+        """Import heavy libraries and load models; called once per worker process."""
+        ...
