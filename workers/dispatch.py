@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from workers.celery_app import EXCHANGE, get_app, queue_name
 
@@ -60,3 +61,17 @@ def publish_shards(domain: str, device: str, shard_ids: Iterable[int]) -> list[i
                 break
             sent.append(shard_id)
     return sent
+
+
+def queue_depth(queue: str) -> int | None:
+    """Ready messages in a queue (None if the broker cannot be asked). Used to tell a long backlog from a lost
+    message before re-publishing a shard that has waited long."""
+    app = get_app()
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+            channel: Any = conn.default_channel
+            _name, count, _consumers = channel.queue_declare(queue=queue, passive=True)
+            return int(count)
+    except Exception:
+        return None

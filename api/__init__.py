@@ -1,0 +1,1 @@
+"""The job API (FastAPI). Light: never imports rdkit/torch; only light modules of `workers`."""

@@ -1,0 +1,37 @@
+"""The FastAPI application factory. Nothing is built at import time: `medsieve serve` and the tests call
+create_app() after settings are final."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import errors
+from api.metrics import Metrics, MetricsMiddleware
+from api.ratelimit import TokenBucketLimiter
+from api.routes import health, jobs, results, submit
+from api.schemas import ErrorResponse
+from core.settings import get_settings
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="medsieve",
+        version="1",
+        summary="Asynchronous bulk biomedical screening: submit jobs, poll progress, page and export results.",
+        openapi_url="/openapi.json",
+        responses={
+            401: {"model": ErrorResponse, "description": "Missing, invalid or revoked token"},
+            429: {"model": ErrorResponse, "description": "Per-token rate limit; see Retry-After"},
+            503: {"model": ErrorResponse, "description": "Database unavailable; see Retry-After"},
+        },
+    )
+    app.state.limiter = TokenBucketLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+    app.state.metrics = Metrics()
+    errors.install(app)
+    app.include_router(submit.router, tags=["jobs"])
+    app.include_router(jobs.router, tags=["jobs"])
+    app.include_router(results.router, tags=["results"])
+    app.include_router(health.router, tags=["operations"])
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app

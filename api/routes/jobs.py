@@ -1,0 +1,64 @@
+"""Reading and cancelling jobs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.auth import PrincipalDep
+from api.deps import SessionDep
+from api.routes import API_PREFIX
+from api.schemas import ErrorResponse, JobDetail, JobList
+from api.services import jobs as jobs_service
+from core.enums import JobStatus
+from core.errors import InvalidInput
+from db.repositories.jobs import JobFilters
+
+router = APIRouter(prefix=API_PREFIX)
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such job in the caller's project"}
+}
+
+
+@router.get("/jobs", response_model=JobList, summary="List the project's jobs, newest first")
+def list_jobs(
+    principal: PrincipalDep,
+    session: SessionDep,
+    status: JobStatus | None = None,
+    domain: Annotated[str | None, Query(max_length=32)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=jobs_service.MAX_LIST_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+) -> JobList:
+    for label, value in (("created_after", created_after), ("created_before", created_before)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{label} needs a timezone (e.g. 2026-01-01T00:00:00Z)")
+    filters = JobFilters(
+        status=status.value if status else None,
+        domain=domain,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    return jobs_service.list_jobs(session, principal.project_id, filters, cursor=cursor, limit=limit)
+
+
+@router.get("/jobs/{job_id}", response_model=JobDetail, responses=NOT_FOUND, summary="Job status and progress")
+def get_job(job_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> JobDetail:
+    job = jobs_service.get_job(session, principal.project_id, job_id)
+    return jobs_service.detail(session, job)
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobDetail,
+    responses={**NOT_FOUND, 409: {"model": ErrorResponse, "description": "The job already finished"}},
+    summary="Cancel a job; queued shards never run, running ones stop at their next check",
+)
+def cancel_job(job_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> JobDetail:
+    job = jobs_service.cancel_job(session, principal.project_id, job_id, token_id=principal.token_id)
+    return jobs_service.detail(session, job)

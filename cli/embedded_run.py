@@ -1,0 +1,171 @@
+"""`medsieve run FILE`: the one-command default. Submits through the same service the API uses, runs a real
+Celery worker in this process on the in-memory transport, shows progress, then the ranked top and the export."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from cli.render import EXIT_JOB_FAILED, console, err_console, fail, print_json, rows_table, wait_with_progress
+
+LOCAL_PROJECT = "local"
+# Columns worth a glance in a terminal; the export has all of them.
+_SUMMARY_COLUMNS = ("item_key", "canonical_smiles", "score", "mw", "clogp", "tpsa", "lipinski_violations")
+
+
+def run_embedded(file: Path, domain: str, params_json: str, top: int, output: Path | None, json_out: bool) -> int:
+    from core.artifacts import store_chunks
+    from core.errors import MedsieveError
+    from core.settings import get_settings
+    from db.migrate import upgrade
+    from workers.celery_app import reset_app
+
+    settings = get_settings()
+    if settings.broker_url:
+        err_console.print("[dim]`run` uses an in-process worker; MEDSIEVE_BROKER_URL is ignored here[/]")
+        settings.broker_url = ""
+        reset_app()
+    try:
+        params = json.loads(params_json)
+    except ValueError as exc:
+        fail(f"--params is not valid JSON: {exc}")
+    if not isinstance(params, dict):
+        fail("--params must be a JSON object")
+
+    upgrade()
+    with file.open("rb") as fh:
+        artifact = store_chunks(
+            settings.resolved_artifact_dir, iter(lambda: fh.read(1 << 20), b""), settings.max_upload_bytes
+        )
+    try:
+        job_id = _submit(domain, params, artifact, file.name, settings.default_device)
+    except MedsieveError as exc:
+        fail(f"{exc.code}: {exc.message}")
+
+    from workers.embedded import EmbeddedWorker
+
+    with EmbeddedWorker():
+        from api.services.dispatching import dispatch_ingest
+
+        dispatch_ingest(job_id, domain)
+        job = wait_with_progress(lambda: _job_view(job_id), interval=0.2, quiet=json_out)
+
+    out_path = output or settings.data_dir / "exports" / f"{job_id}.csv"
+    top_rows = _top_rows(job_id, domain, top)
+    if job["status"] == "succeeded":
+        _export(job_id, out_path)
+    errors = _error_summary(job_id)
+    if json_out:
+        print_json({"job": job, "top": top_rows, "errors_by_code": errors, "export": str(out_path)})
+    else:
+        _print_summary(job, top_rows, errors, out_path)
+    return 0 if job["status"] == "succeeded" else EXIT_JOB_FAILED
+
+
+def _submit(domain: str, params: dict[str, Any], artifact: Any, filename: str, device: str) -> uuid.UUID:
+    from api.services.submission import submit_job
+
+    from db.repositories.projects import get_or_create
+    from db.session import unit_of_work
+    from workers.domains import get_plugin
+
+    plugin = get_plugin(domain)
+    model = plugin.params_model.model_validate(params)
+    fmt = plugin.detect_format(filename, artifact.head, model)
+    with unit_of_work() as session:
+        project, _ = get_or_create(session, LOCAL_PROJECT)
+        outcome = submit_job(
+            session,
+            project_id=project.id,
+            domain=domain,
+            parameters=params,
+            artifact=artifact,
+            input_format=fmt,
+            filename=filename,
+            idempotency_key=None,
+            name=filename,
+            priority=0,
+            device=device,
+            token_id=None,
+        )
+        return outcome.job.id
+
+
+def _job_view(job_id: uuid.UUID) -> dict[str, Any]:
+    from api.services.jobs import detail
+    from db.models import Job
+    from db.session import unit_of_work
+
+    with unit_of_work() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        view = detail(session, job).model_dump(mode="json")
+        if job.started_at is not None:
+            from db.base import utcnow
+
+            view["elapsed_s"] = ((job.finished_at or utcnow()) - job.started_at).total_seconds()
+        return view
+
+
+def _top_rows(job_id: uuid.UUID, domain: str, top: int) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from db.session import unit_of_work
+    from workers.domains import get_plugin
+
+    plugin = get_plugin(domain)
+    model: Any = plugin.result_model
+    with unit_of_work() as session:
+        rows = session.execute(
+            select(model).where(model.job_id == job_id).order_by(model.score.desc(), model.item_index).limit(top)
+        ).scalars()
+        return [{c: getattr(r, c) for c in plugin.export_columns} for r in rows]
+
+
+def _error_summary(job_id: uuid.UUID) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from db.models import ItemError
+    from db.session import unit_of_work
+
+    with unit_of_work() as session:
+        rows = session.execute(
+            select(ItemError.code, func.count()).where(ItemError.job_id == job_id).group_by(ItemError.code)
+        ).all()
+        return {str(code): int(n) for code, n in rows}
+
+
+def _export(job_id: uuid.UUID, path: Path) -> None:
+    from api.services.exporting import chunks, plan_export
+    from db.models import Job
+    from db.session import unit_of_work
+
+    fmt = "parquet" if path.suffix.lower() == ".parquet" else "csv"
+    with unit_of_work() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        plan = plan_export(session, job, fmt=fmt, sort=None, filters=[], token_id=None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        for chunk in chunks(plan):
+            fh.write(chunk)
+
+
+def _print_summary(job: dict[str, Any], top_rows: list[dict[str, Any]], errors: dict[str, int], out: Path) -> None:
+    c = job["counts"]
+    console.print(
+        f"\njob [bold]{job['id']}[/] {job['status']}: {c['items_succeeded']} scored, {c['items_failed']} item errors"
+        f" in {job.get('elapsed_s') or 0:.1f} s ({job.get('throughput_items_per_s') or 0:,.0f} items/s)"
+    )
+    if job.get("error_message"):
+        console.print(f"[red]{job['error_code']}: {job['error_message']}[/]")
+    if top_rows:
+        ranked = [{"rank": i + 1, **row} for i, row in enumerate(top_rows)]
+        cols = ["rank", *[c for c in _SUMMARY_COLUMNS if c in top_rows[0]]]
+        console.print(rows_table(ranked, cols, title=f"top {len(top_rows)} by score"))
+    if errors:
+        console.print("item errors by code: " + ", ".join(f"{k}={v}" for k, v in sorted(errors.items())))
+    if job["status"] == "succeeded":
+        console.print(f"exported all results to [bold]{out}[/]")

@@ -1,0 +1,40 @@
+"""Entry point of a standalone worker process (`medsieve worker`)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery.signals import worker_process_init
+
+from workers.celery_app import declare_dead_letter, get_app
+from workers.services.sweeper import SweeperThread
+
+log = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _after_fork(**_: object) -> None:
+    # Never share the parent's DB sockets with a forked child; engines are per pid, drop any inherited ones.
+    from db.session import dispose_engines
+
+    dispose_engines()
+
+
+def run_worker(queues: list[str], concurrency: int, pool: str, loglevel: str, sweeper: bool, hostname: str) -> None:
+    import workers.tasks  # noqa: F401  (registers the tasks)
+
+    app = get_app()
+    declare_dead_letter(app)
+    if sweeper:
+        SweeperThread().start()
+    argv = [
+        "worker",
+        f"--queues={','.join(queues)}",
+        f"--concurrency={concurrency}",
+        f"--pool={pool}",
+        f"--loglevel={loglevel}",
+        f"--hostname={hostname}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    app.worker_main(argv)

@@ -1,0 +1,1 @@
+"""Virtual screening domain. Light on import: RDKit is loaded only by `workers.screening.pipeline`."""

@@ -1,0 +1,1 @@
+"""Execution-side decisions: ingest, shard runs, finalization, sweeping. Pure of Celery; tasks are thin wrappers."""

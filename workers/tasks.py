@@ -1,0 +1,79 @@
+"""Celery tasks: thin, explicitly named, idempotent. Decisions live in workers/services."""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from typing import Any
+
+from celery import Task
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from core.enums import ItemErrorCode
+from core.errors import TransientError
+from core.settings import get_settings
+from workers.celery_app import get_app
+from workers.dispatch import INGEST_TASK, SHARD_TASK
+from workers.services import ingest, shard_runner
+
+log = logging.getLogger(__name__)
+app = get_app()
+
+_TRANSIENT: tuple[type[BaseException], ...] = (OperationalError, TransientError, BrokerError, ConnectionError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, _TRANSIENT):
+        return True
+    # A dropped connection surfaces as DBAPIError with connection_invalidated set.
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _backoff(retries: int) -> float:
+    # Exponential with full jitter; never in (0, 1) s, which Celery's native delayed delivery refuses.
+    return 1.0 + random.uniform(0, min(60.0, 2.0**retries))
+
+
+@app.task(name=INGEST_TASK, bind=True, acks_late=True)
+def ingest_task(self: Task, job_id: str) -> str:
+    try:
+        outcome = ingest.ingest_job(uuid.UUID(job_id))
+    except Exception as exc:
+        if _is_transient(exc):
+            log.warning("ingest hit a transient error; retrying", extra={"job_id": job_id})
+            raise self.retry(
+                exc=exc, countdown=_backoff(self.request.retries), max_retries=get_settings().transient_retry_max
+            ) from exc
+        raise
+    log.info("ingest: %s", outcome, extra={"job_id": job_id})
+    return outcome
+
+
+@app.task(name=SHARD_TASK, bind=True, acks_late=True)
+def shard_task(self: Task, shard_id: int) -> str:
+    worker = str(self.request.hostname or "unknown")
+    try:
+        outcome = shard_runner.run_shard(int(shard_id), worker)
+    except Exception as exc:
+        if _is_transient(exc):
+            log.warning("shard hit a transient error; retrying", extra={"shard_id": shard_id})
+            _safe_note(shard_id, f"{type(exc).__name__}: {exc}")
+            raise self.retry(
+                exc=exc, countdown=_backoff(self.request.retries), max_retries=get_settings().transient_retry_max
+            ) from exc
+        # A pipeline that raises on the whole batch is a bug or a poison input: retrying cannot help. Every item
+        # of the shard gets a terminal error and the rest of the job goes on.
+        log.exception("shard failed permanently", extra={"shard_id": shard_id})
+        shard_runner.fail_shard(int(shard_id), ItemErrorCode.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}"[:500])
+        return "failed"
+    log.debug("shard: %s", outcome, extra={"shard_id": shard_id})
+    return outcome
+
+
+def _safe_note(shard_id: Any, message: str) -> None:
+    try:
+        shard_runner.note_shard_error(int(shard_id), message)
+    except Exception:  # the database may be the thing that is down
+        log.debug("could not note shard error", exc_info=True)
