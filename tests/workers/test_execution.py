@@ -78,34 +78,37 @@ def test_job_runs_to_completion_with_item_errors(tmp_path: Path, embedded_worker
     assert "compute_s" in p.timings
 
 
-def test_redelivered_shard_is_a_no_op(tmp_path: Path, embedded_worker) -> None:
-    from api.services.dispatching import dispatch_ingest
-    from db.models import Shard
+def test_duplicate_deliveries_write_once(tmp_path: Path, backend) -> None:
+    from db.models import ScreeningResult, Shard
     from db.session import unit_of_work
+    from workers.runtime import get_pipeline
     from workers.services import shard_runner
+    from workers.services.ingest import ingest_job
 
     path, n_total, _ = _library(tmp_path, 20)
     job_id = submit_file(path)
-    dispatch_ingest(job_id, "screening")
-    wait_job(job_id)
+    ingest_job(job_id)
     with unit_of_work() as s:
-        shard_ids = s.execute(select(Shard.id).where(Shard.job_id == job_id)).scalars().all()
-    # A second delivery after success changes nothing.
-    assert shard_runner.run_shard(shard_ids[0], "dup") == "already-closed"
-    # A duplicate that claimed before the first one committed: the commit guard refuses the second write.
-    with unit_of_work() as s:
-        s.execute(update(Shard).where(Shard.id == shard_ids[1]).values(status="running"))
-    claim = shard_runner._claim(shard_ids[1], "dup")
-    assert not isinstance(claim, str)
-    from workers.runtime import get_pipeline
-
-    outcome = get_pipeline("screening", "cpu").run(claim.items, _params())
-    from db.models import ScreeningResult
-
-    assert shard_runner._commit(claim, outcome, ScreeningResult, 0.0, 0.0) == "duplicate"
+        shard_ids = s.execute(select(Shard.id).where(Shard.job_id == job_id).order_by(Shard.index)).scalars().all()
+    # Two deliveries of the same shard both claim it (the second as a redelivery while the first still runs)...
+    first = shard_runner._claim(shard_ids[0], "a")
+    second = shard_runner._claim(shard_ids[0], "b")
+    assert not isinstance(first, str) and not isinstance(second, str)
+    assert second.attempt == 2
+    pipeline = get_pipeline("screening", "cpu")
+    out1 = pipeline.run(first.items, _params())
+    out2 = pipeline.run(second.items, _params())
+    # ...but only the first commit writes; the second finds the shard closed.
+    assert shard_runner._commit(first, out1, ScreeningResult, 0.0, 0.0) == "succeeded"
+    assert shard_runner._commit(second, out2, ScreeningResult, 0.0, 0.0) == "duplicate"
+    # A delivery after success is refused at the claim.
+    assert shard_runner.run_shard(shard_ids[0], "c") == "already-closed"
+    for sid in shard_ids[1:]:
+        assert shard_runner.run_shard(sid, "w") == "succeeded"
     check = check_exactly_once(job_id, n_total)
-    assert (check.lost, check.duplicated) == (0, 0)
-    assert job_row(job_id).status == "succeeded"
+    assert (check.lost, check.duplicated, check.unexpected) == (0, 0, 0)
+    job = job_row(job_id)
+    assert job.status == "succeeded" and job.shards_done == job.shards_total
 
 
 def _params():
