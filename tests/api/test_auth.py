@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -73,9 +74,13 @@ def test_create_token_reuses_the_project_and_audits(api: Api) -> None:
     with unit_of_work() as session:
         projects = session.execute(select(Project).where(Project.name == api.project)).scalars().all()
         assert len(projects) == 1
-        actions = session.execute(
-            select(AuditEvent.action).where(AuditEvent.project_id == projects[0].id).order_by(AuditEvent.id)
-        ).scalars().all()
+        actions = (
+            session.execute(
+                select(AuditEvent.action).where(AuditEvent.project_id == projects[0].id).order_by(AuditEvent.id)
+            )
+            .scalars()
+            .all()
+        )
     assert actions == ["project.create", "token.create", "token.create"]
     # Both tokens act for the same project: a job made with one is visible with the other.
     job_id = api.submit_inline().json()["id"]
@@ -106,7 +111,8 @@ def test_another_projects_job_is_404_exactly_like_a_missing_one(api: Api) -> Non
 
 def test_bodies_cannot_set_project_status_or_owner(api: Api) -> None:
     for field, value in (("project", "someone-else"), ("project_id", str(uuid.uuid4())), ("status", "succeeded")):
-        r = api.submit_inline(**{field: value})
+        fields: dict[str, Any] = {field: value}
+        r = api.submit_inline(**fields)
         assert r.status_code == 422, field
         assert field in str(r.json()["error"]["details"])
     r = api.client.post(

@@ -140,9 +140,13 @@ def test_cancel_stops_queued_shards_audits_and_refuses_terminal_jobs(api: Api) -
     with unit_of_work() as session:
         statuses = session.execute(select(Shard.status).where(Shard.job_id == jid).order_by(Shard.index)).scalars()
         assert list(statuses) == ["succeeded", "running", "cancelled", "cancelled"]
-        events = session.execute(
-            select(AuditEvent).where(AuditEvent.target == f"job:{job_id}", AuditEvent.action == "job.cancel")
-        ).scalars().all()
+        events = (
+            session.execute(
+                select(AuditEvent).where(AuditEvent.target == f"job:{job_id}", AuditEvent.action == "job.cancel")
+            )
+            .scalars()
+            .all()
+        )
         assert len(events) == 1 and events[0].details == {"previous_status": "running", "shards_cancelled": 2}
 
     again = api.client.post(f"/v1/jobs/{job_id}/cancel", headers=api.headers)

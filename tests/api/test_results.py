@@ -133,9 +133,7 @@ def test_a_cursor_is_bound_to_its_sort(job) -> None:  # type: ignore[no-untyped-
 
 def test_csv_export_round_trip(job) -> None:  # type: ignore[no-untyped-def]
     api, job_id, rows = job
-    with api.client.stream(
-        "GET", f"/v1/jobs/{job_id}/export", params={"format": "csv"}, headers=api.headers
-    ) as r:
+    with api.client.stream("GET", f"/v1/jobs/{job_id}/export", params={"format": "csv"}, headers=api.headers) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/csv")
         assert r.headers["content-disposition"] == f'attachment; filename="medsieve-{job_id}-results.csv"'
@@ -158,9 +156,13 @@ def test_csv_export_round_trip(job) -> None:  # type: ignore[no-untyped-def]
     from db.session import unit_of_work
 
     with unit_of_work() as session:
-        events = session.execute(
-            select(AuditEvent).where(AuditEvent.target == f"job:{job_id}", AuditEvent.action == "job.export")
-        ).scalars().all()
+        events = (
+            session.execute(
+                select(AuditEvent).where(AuditEvent.target == f"job:{job_id}", AuditEvent.action == "job.export")
+            )
+            .scalars()
+            .all()
+        )
     assert [e.details["format"] for e in events] == ["csv"]
 
 

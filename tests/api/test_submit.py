@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -63,7 +64,8 @@ def test_inline_json_items_become_a_jsonl_artifact(api: Api) -> None:
     from db.session import unit_of_work
 
     with unit_of_work() as session:
-        assert session.get(Artifact, body["input_sha256"]).size_bytes == len(expected)
+        stored = session.get(Artifact, body["input_sha256"])
+        assert stored is not None and stored.size_bytes == len(expected)
         events = session.execute(select(AuditEvent).where(AuditEvent.target == f"job:{body['id']}")).scalars().all()
         assert [e.action for e in events] == ["job.submit"]
         assert events[0].details["input_sha256"] == body["input_sha256"]
@@ -206,7 +208,7 @@ def test_real_broker_receives_the_ingest_message_after_commit(make_api, amqp_url
 
     found = []
     with Connection(amqp_url) as conn:
-        channel = conn.default_channel
+        channel: Any = conn.default_channel
         while True:
             message = channel.basic_get(queue=ingest_queue("screening"), no_ack=False)
             if message is None:
@@ -233,7 +235,7 @@ def _chunks(total: int, size: int = 256) -> Iterator[bytes]:
     while sent < total:
         n = min(size, total - sent)
         sent += n
-        yield b"CCO\n"[: n] if n < 4 else b"CCO\n" * (n // 4) + b"C" * (n % 4)
+        yield b"CCO\n"[:n] if n < 4 else b"CCO\n" * (n // 4) + b"C" * (n % 4)
 
 
 def test_streamed_body_over_the_cap_is_413_and_leaves_no_partial_file(make_api) -> None:  # type: ignore[no-untyped-def]
@@ -323,13 +325,13 @@ def test_bad_parameters_are_422_with_pydantic_messages(api: Api) -> None:
 
 
 def test_unknown_domain_device_priority_are_422(api: Api) -> None:
-    err = assert_error(api.client.post(
-        "/v1/jobs", json={"domain": "astrology", "items": ["CCO"]}, headers=api.headers
-    ), 422, "UNKNOWN_DOMAIN")
-    assert "screening" in err["details"]["available"]
-    r = api.client.post(
-        "/v1/jobs?domain=astrology", content=SMI, headers={**api.headers, "Content-Type": "text/plain"}
+    err = assert_error(
+        api.client.post("/v1/jobs", json={"domain": "astrology", "items": ["CCO"]}, headers=api.headers),
+        422,
+        "UNKNOWN_DOMAIN",
     )
+    assert "screening" in err["details"]["available"]
+    r = api.client.post("/v1/jobs?domain=astrology", content=SMI, headers={**api.headers, "Content-Type": "text/plain"})
     assert_error(r, 422, "UNKNOWN_DOMAIN")
     assert_error(api.submit_inline(device="tpu"), 422, "INVALID_INPUT")
     assert_error(api.submit_inline(priority=99), 422)
@@ -372,9 +374,7 @@ def test_malformed_requests_are_4xx_with_messages(api: Api) -> None:
         400,
     )
     # U2: a flood of tiny fields is refused at the first part that is not one of the few allowed ones.
-    flood = b"".join(
-        b'--b\r\nContent-Disposition: form-data; name="domain"\r\n\r\nx\r\n' for _ in range(100_000)
-    )
+    flood = b"".join(b'--b\r\nContent-Disposition: form-data; name="domain"\r\n\r\nx\r\n' for _ in range(100_000))
     r = api.client.post(
         "/v1/jobs", content=flood + b"--b--\r\n", headers={**h, "Content-Type": "multipart/form-data; boundary=b"}
     )
@@ -387,12 +387,12 @@ def test_malformed_requests_are_4xx_with_messages(api: Api) -> None:
     truncated = f'--{boundary}\r\nContent-Disposition: form-data; name="domain"\r\n\r\nscreening\r\n--{boundary}\r\n'
     truncated += 'Content-Disposition: form-data; name="file"; filename="a.smi"\r\n\r\nCCO\n'
     r = api.client.post(
-        "/v1/jobs", content=truncated.encode(), headers={**h, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        "/v1/jobs",
+        content=truncated.encode(),
+        headers={**h, "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     assert_error(r, 400, "MALFORMED_BODY")
-    r = api.client.post(
-        "/v1/jobs?domain=screening", json={"domain": "screening", "items": ["CCO"]}, headers=h
-    )
+    r = api.client.post("/v1/jobs?domain=screening", json={"domain": "screening", "items": ["CCO"]}, headers=h)
     assert_error(r, 422)
     assert stored_files(api) == []
 
