@@ -72,8 +72,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from bench.libraries import write_library
-    from db.migrate import upgrade
     from bench.processes import service_env, start_api, start_worker
+    from db.migrate import upgrade
 
     tmp = Path(tempfile.mkdtemp(prefix="medsieve-bench-"))
     dbname = f"medsieve_bench_{uuid.uuid4().hex[:8]}"
@@ -82,22 +82,42 @@ def main() -> None:
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{dbname}"'))
     subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True, capture_output=True
+    )
     db_url = ADMIN.rsplit("/", 1)[0] + "/" + dbname
     amqp = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
     procs = []
     try:
         upgrade(db_url)
-        env = service_env(db_url, amqp, tmp / "data", shard_size=str(args.shard_size), rate_limit_rps="100000",
-                          rate_limit_burst="100000", log_level="WARNING")
+        env = service_env(
+            db_url,
+            amqp,
+            tmp / "data",
+            shard_size=str(args.shard_size),
+            rate_limit_rps="100000",
+            rate_limit_burst="100000",
+            log_level="WARNING",
+        )
         api, base = start_api(env, tmp / "api.log")
         procs.append(api)
         worker = start_worker(env, tmp / "worker.log", concurrency=1)
         procs.append(worker)
         tokens = [
             subprocess.run(
-                [str(Path(shutil.which("medsieve") or "medsieve")), "token", "create", "--project", "bench", "--name", f"p{i}"],
-                env=env, check=True, capture_output=True, text=True,
+                [
+                    str(Path(shutil.which("medsieve") or "medsieve")),
+                    "token",
+                    "create",
+                    "--project",
+                    "bench",
+                    "--name",
+                    f"p{i}",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.strip()
             for i in range(args.pollers)
         ]
@@ -106,7 +126,9 @@ def main() -> None:
         with httpx.Client(base_url=base, headers=hdr, timeout=120) as client:
             t0 = time.perf_counter()
             with lib.open("rb") as fh:
-                r = client.post("/v1/jobs", data={"domain": "screening", "parameters": "{}"}, files={"file": (lib.name, fh)})
+                r = client.post(
+                    "/v1/jobs", data={"domain": "screening", "parameters": "{}"}, files={"file": (lib.name, fh)}
+                )
             r.raise_for_status()
             job_id = r.json()["id"]
             while client.get(f"/v1/jobs/{job_id}").json()["status"] not in ("succeeded", "failed", "cancelled"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -32,14 +33,16 @@ class Proc:
         self._fh = log.open("ab")
         # A new session: the process and all its children form one group we can kill at once.
         self.p = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args], env=env, stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True
+            [sys.executable, "-m", "cli.main", *args],
+            env=env,
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill_group(self, sig: int = signal.SIGKILL) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.p.pid, sig)
-        except ProcessLookupError:
-            pass
         self.p.wait(timeout=30)
 
     def stop(self) -> None:

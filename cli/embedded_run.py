@@ -66,7 +66,6 @@ def run_embedded(file: Path, domain: str, params_json: str, top: int, output: Pa
 
 def _submit(domain: str, params: dict[str, Any], artifact: Any, filename: str, device: str) -> uuid.UUID:
     from api.services.submission import submit_job
-
     from db.repositories.projects import get_or_create
     from db.session import unit_of_work
     from workers.domains import get_plugin

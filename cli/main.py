@@ -53,8 +53,8 @@ def serve(
 ) -> None:
     """Run the job API. Without a configured broker it also runs the embedded worker."""
     import uvicorn
-    from api.app import create_app
 
+    from api.app import create_app
     from core.settings import get_settings
 
     _setup_logging()
@@ -139,7 +139,6 @@ def token_create(
 ) -> None:
     """Create an API token for a project; the secret is shown once."""
     from api.services.projects import create_token
-
     from db.session import unit_of_work
 
     with unit_of_work() as session:

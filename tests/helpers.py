@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
-def submit_file(path: Path, domain: str = "screening", params: dict[str, Any] | None = None, project: str = "t") -> uuid.UUID:
+def submit_file(
+    path: Path, domain: str = "screening", params: dict[str, Any] | None = None, project: str = "t"
+) -> uuid.UUID:
     from api.services.submission import submit_job
     from core.artifacts import store_chunks
     from core.settings import get_settings
@@ -90,10 +92,14 @@ def check_exactly_once(job_id: uuid.UUID, expected: int) -> Check:
     from db.session import unit_of_work
 
     with unit_of_work() as session:
-        res = session.execute(select(ScreeningResult.item_index).where(ScreeningResult.job_id == job_id)).scalars().all()
+        res = (
+            session.execute(select(ScreeningResult.item_index).where(ScreeningResult.job_id == job_id)).scalars().all()
+        )
         err = session.execute(select(ItemError.item_index).where(ItemError.job_id == job_id)).scalars().all()
         job = session.get(Job, job_id)
-        attempts = session.execute(select(func.coalesce(func.sum(Shard.attempts), 0)).where(Shard.job_id == job_id)).scalar_one()
+        attempts = session.execute(
+            select(func.coalesce(func.sum(Shard.attempts), 0)).where(Shard.job_id == job_id)
+        ).scalar_one()
     seen = list(res) + list(err)
     distinct = set(seen)
     expected_keys = set(range(expected))

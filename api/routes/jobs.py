@@ -6,13 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 
-from api.auth import PrincipalDep
-from api.deps import SessionDep
+from api.auth import CredentialsDep
+from api.deps import authorized
 from api.routes import API_PREFIX
 from api.schemas import ErrorResponse, JobDetail, JobList
 from api.services import jobs as jobs_service
+from api.services.projects import Principal
 from core.enums import JobStatus
 from core.errors import InvalidInput
 from db.repositories.jobs import JobFilters
@@ -25,9 +27,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/jobs", response_model=JobList, summary="List the project's jobs, newest first")
-def list_jobs(
-    principal: PrincipalDep,
-    session: SessionDep,
+async def list_jobs(
+    request: Request,
+    credentials: CredentialsDep,
     status: JobStatus | None = None,
     domain: Annotated[str | None, Query(max_length=32)] = None,
     created_after: datetime | None = None,
@@ -44,13 +46,18 @@ def list_jobs(
         created_after=created_after,
         created_before=created_before,
     )
-    return jobs_service.list_jobs(session, principal.project_id, filters, cursor=cursor, limit=limit)
+    return await authorized(
+        request,
+        credentials,
+        lambda s, who: jobs_service.list_jobs(s, who.project_id, filters, cursor=cursor, limit=limit),
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=NOT_FOUND, summary="Job status and progress")
-def get_job(job_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> JobDetail:
-    job = jobs_service.get_job(session, principal.project_id, job_id)
-    return jobs_service.detail(session, job)
+async def get_job(job_id: uuid.UUID, request: Request, credentials: CredentialsDep) -> JobDetail:
+    return await authorized(
+        request, credentials, lambda s, who: jobs_service.detail(s, jobs_service.get_job(s, who.project_id, job_id))
+    )
 
 
 @router.post(
@@ -59,6 +66,9 @@ def get_job(job_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> 
     responses={**NOT_FOUND, 409: {"model": ErrorResponse, "description": "The job already finished"}},
     summary="Cancel a job; queued shards never run, running ones stop at their next check",
 )
-def cancel_job(job_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> JobDetail:
-    job = jobs_service.cancel_job(session, principal.project_id, job_id, token_id=principal.token_id)
-    return jobs_service.detail(session, job)
+async def cancel_job(job_id: uuid.UUID, request: Request, credentials: CredentialsDep) -> JobDetail:
+    def work(session: Session, who: Principal) -> JobDetail:
+        job = jobs_service.cancel_job(session, who.project_id, job_id, token_id=who.token_id)
+        return jobs_service.detail(session, job)
+
+    return await authorized(request, credentials, work)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
-from api.auth import PrincipalDep
-from api.deps import SessionDep
+from api.auth import CredentialsDep
+from api.deps import authorized
 from api.routes import API_PREFIX
 from api.routes.jobs import NOT_FOUND
 from api.schemas import ErrorsPage, ProvenancePage, ResultsPage
 from api.services import exporting
 from api.services import jobs as jobs_service
 from api.services import results as results_service
+from api.services.projects import Principal
 
 router = APIRouter(prefix=API_PREFIX)
 
@@ -25,20 +27,24 @@ FilterQuery = Annotated[
     Query(alias="filter", max_length=64, description="Repeatable col:op:value, op in eq,ne,lt,le,gt,ge"),
 ]
 CursorQuery = Annotated[str | None, Query(max_length=4096)]
+PageLimit = Annotated[int, Query(ge=1, le=results_service.MAX_RESULTS_LIMIT)]
 
 
 @router.get("/jobs/{job_id}/results", response_model=ResultsPage, responses=NOT_FOUND)
-def get_results(
+async def get_results(
     job_id: uuid.UUID,
-    principal: PrincipalDep,
-    session: SessionDep,
+    request: Request,
+    credentials: CredentialsDep,
     sort: SortQuery = None,
     filters: FilterQuery = None,
     cursor: CursorQuery = None,
-    limit: Annotated[int, Query(ge=1, le=results_service.MAX_RESULTS_LIMIT)] = 100,
+    limit: PageLimit = 100,
 ) -> ResultsPage:
-    job = jobs_service.get_job(session, principal.project_id, job_id)
-    return results_service.results_page(session, job, sort=sort, filters=filters or [], cursor=cursor, limit=limit)
+    def work(session: Session, who: Principal) -> ResultsPage:
+        job = jobs_service.get_job(session, who.project_id, job_id)
+        return results_service.results_page(session, job, sort=sort, filters=filters or [], cursor=cursor, limit=limit)
+
+    return await authorized(request, credentials, work)
 
 
 @router.get(
@@ -52,16 +58,20 @@ def get_results(
         },
     },
 )
-def export_results(
+async def export_results(
     job_id: uuid.UUID,
-    principal: PrincipalDep,
-    session: SessionDep,
+    request: Request,
+    credentials: CredentialsDep,
     fmt: Annotated[str, Query(alias="format", description="csv or parquet")] = "csv",
     sort: SortQuery = None,
     filters: FilterQuery = None,
 ) -> StreamingResponse:
-    job = jobs_service.get_job(session, principal.project_id, job_id)
-    plan = exporting.plan_export(session, job, fmt=fmt, sort=sort, filters=filters or [], token_id=principal.token_id)
+    def work(session: Session, who: Principal) -> exporting.ExportPlan:
+        job = jobs_service.get_job(session, who.project_id, job_id)
+        return exporting.plan_export(session, job, fmt=fmt, sort=sort, filters=filters or [], token_id=who.token_id)
+
+    # The plan (and its audit event) commits first; rows then stream from a server-side cursor of their own.
+    plan = await authorized(request, credentials, work)
     return StreamingResponse(
         exporting.chunks(plan),
         media_type=plan.media_type,
@@ -70,25 +80,31 @@ def export_results(
 
 
 @router.get("/jobs/{job_id}/errors", response_model=ErrorsPage, responses=NOT_FOUND)
-def get_errors(
+async def get_errors(
     job_id: uuid.UUID,
-    principal: PrincipalDep,
-    session: SessionDep,
+    request: Request,
+    credentials: CredentialsDep,
     code: Annotated[str | None, Query(max_length=48)] = None,
     cursor: CursorQuery = None,
-    limit: Annotated[int, Query(ge=1, le=results_service.MAX_RESULTS_LIMIT)] = 100,
+    limit: PageLimit = 100,
 ) -> ErrorsPage:
-    job = jobs_service.get_job(session, principal.project_id, job_id)
-    return results_service.errors_page(session, job, code=code, cursor=cursor, limit=limit)
+    def work(session: Session, who: Principal) -> ErrorsPage:
+        job = jobs_service.get_job(session, who.project_id, job_id)
+        return results_service.errors_page(session, job, code=code, cursor=cursor, limit=limit)
+
+    return await authorized(request, credentials, work)
 
 
 @router.get("/jobs/{job_id}/provenance", response_model=ProvenancePage, responses=NOT_FOUND)
-def get_provenance(
+async def get_provenance(
     job_id: uuid.UUID,
-    principal: PrincipalDep,
-    session: SessionDep,
+    request: Request,
+    credentials: CredentialsDep,
     cursor: CursorQuery = None,
-    limit: Annotated[int, Query(ge=1, le=results_service.MAX_RESULTS_LIMIT)] = 100,
+    limit: PageLimit = 100,
 ) -> ProvenancePage:
-    job = jobs_service.get_job(session, principal.project_id, job_id)
-    return results_service.provenance_page(session, job, cursor=cursor, limit=limit)
+    def work(session: Session, who: Principal) -> ProvenancePage:
+        job = jobs_service.get_job(session, who.project_id, job_id)
+        return results_service.provenance_page(session, job, cursor=cursor, limit=limit)
+
+    return await authorized(request, credentials, work)

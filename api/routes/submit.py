@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import PrincipalDep
-from api.deps import SessionDep
+from api.auth import CredentialsDep
+from api.deps import in_unit_of_work, principal
 from api.errors import EmptyInput, validation_details
 from api.routes import API_PREFIX
 from api.schemas import ErrorResponse, JobDetail, JobSubmitJson
@@ -195,8 +195,7 @@ async def submit_job(
     request: Request,
     response: Response,
     background: BackgroundTasks,
-    principal: PrincipalDep,
-    session: SessionDep,
+    credentials: CredentialsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     domain: Annotated[str | None, Query(description="raw-body uploads only")] = None,
     parameters: Annotated[str | None, Query(description="raw-body uploads only: JSON object")] = None,
@@ -206,8 +205,8 @@ async def submit_job(
     device: Annotated[str | None, Query(description="raw-body uploads only: cpu or gpu")] = None,
 ) -> JobDetail:
     settings = get_settings()
-    # The auth lookup opened a transaction; end it so no pooled connection idles through a long upload.
-    await run_in_threadpool(session.rollback)
+    # Authenticate (and rate-limit) before reading a byte of the body, in a transaction of its own.
+    who = await principal(request, credentials)
     media = _media_type(request)
     query_given = [k for k in FORM_FIELDS | {"filename"} if k in request.query_params]
     if media in ("application/json", "multipart/form-data") and query_given:
@@ -235,11 +234,10 @@ async def submit_job(
         upload.abort()
         raise
 
-    outcome = await run_in_threadpool(
-        partial(
-            submission.submit_job,
+    def work(session: Session) -> tuple[submission.SubmitOutcome, JobDetail]:
+        outcome = submission.submit_job(
             session,
-            project_id=principal.project_id,
+            project_id=who.project_id,
             domain=form.domain,
             parameters=form.parameters,
             artifact=artifact,
@@ -249,9 +247,11 @@ async def submit_job(
             name=form.name,
             priority=form.priority,
             device=form.device,
-            token_id=principal.token_id,
+            token_id=who.token_id,
         )
-    )
+        return outcome, jobs_service.detail(session, outcome.job)
+
+    outcome, detail = await in_unit_of_work(work)
     job = outcome.job
     if outcome.created:
         background.add_task(dispatch_ingest, job.id, job.domain)
@@ -259,5 +259,5 @@ async def submit_job(
     else:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return await run_in_threadpool(jobs_service.detail, session, job)
+    response.headers["Location"] = f"{API_PREFIX}/jobs/{job.id}"
+    return detail

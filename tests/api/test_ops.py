@@ -168,3 +168,19 @@ def test_the_api_never_imports_heavy_libraries(pg_url: str, tmp_path) -> None:  
     )
     assert out.returncode == 0, out.stderr
     assert "HEAVY []" in out.stdout
+
+
+def test_unexpected_errors_are_500_without_internals(api: Api) -> None:
+    from fastapi.testclient import TestClient
+
+    app = api.client.app
+
+    @app.get("/boom")  # type: ignore[attr-defined, untyped-decorator]
+    def boom() -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/boom")
+    assert r.status_code == 500
+    assert r.json() == {"error": {"code": "INTERNAL", "message": "internal server error", "details": {}}}
+    assert "secret" not in r.text and "Traceback" not in r.text

@@ -155,7 +155,11 @@ def test_poison_shard_ends_failed_and_the_rest_completes(tmp_path: Path, backend
     with unit_of_work() as s:
         ids = s.execute(select(Shard.id).where(Shard.job_id == job_id).order_by(Shard.index)).scalars().all()
         # As if it had killed its worker on every earlier delivery.
-        s.execute(update(Shard).where(Shard.id == ids[0]).values(attempts=get_settings().max_shard_attempts, status="running", error="WorkerLostError"))
+        s.execute(
+            update(Shard)
+            .where(Shard.id == ids[0])
+            .values(attempts=get_settings().max_shard_attempts, status="running", error="WorkerLostError")
+        )
     for sid in ids:
         run_shard(sid, "w")
     job = job_row(job_id)

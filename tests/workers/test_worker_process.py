@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import check_exactly_once, job_row, submit_file, wait_job
 from bench.processes import service_env, start_worker
+from tests.helpers import check_exactly_once, job_row, submit_file, wait_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
 
