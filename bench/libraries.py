@@ -27,9 +27,9 @@ def nci_molecules() -> list[tuple[str, str]]:
 
 
 def iter_library(n: int, seed: int = 0) -> Iterator[tuple[str, str]]:
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem, rdBase
 
-    RDLogger.DisableLog("rdApp.*")
+    rdBase.DisableLog("rdApp.*")
     base = nci_molecules()
     rng = random.Random(seed)
     mols: list[Chem.Mol | None] = [None] * len(base)

@@ -102,11 +102,18 @@ def reset_app() -> None:
     _app = None
 
 
-def declare_dead_letter(app: Celery) -> None:
-    """Declare the DLX and its quorum DLQ outside task_queues, so workers never consume it by accident."""
+def declare_topology(app: Celery) -> None:
+    """Declare every work queue, the DLX and its quorum DLQ.
+
+    All work queues, not just the consumed ones: Celery's native delayed delivery (retries with a countdown on
+    quorum queues) binds every queue in task_queues at worker start and fails for undeclared ones. The DLQ is
+    declared outside task_queues so that no worker consumes it by accident.
+    """
     if not str(app.conf.broker_url).startswith(("amqp", "pyamqp")):
         return
     dlx = Exchange(DLX_NAME, type="fanout", durable=True)
     dlq = Queue(DLQ_NAME, exchange=dlx, routing_key="#", durable=True, queue_arguments={"x-queue-type": "quorum"})
     with app.connection_for_write() as conn:
-        dlq.bind(conn.default_channel).declare()
+        channel = conn.default_channel
+        for queue in [*app.conf.task_queues, dlq]:
+            queue.bind(channel).declare()

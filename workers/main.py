@@ -6,7 +6,7 @@ import logging
 
 from celery.signals import worker_process_init
 
-from workers.celery_app import declare_dead_letter, get_app
+from workers.celery_app import declare_topology, get_app
 from workers.services.sweeper import SweeperThread
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def run_worker(queues: list[str], concurrency: int, pool: str, loglevel: str, sw
     import workers.tasks  # noqa: F401  (registers the tasks)
 
     app = get_app()
-    declare_dead_letter(app)
+    declare_topology(app)
     if sweeper:
         SweeperThread().start()
     argv = [

@@ -207,6 +207,7 @@ async def submit_job(
     settings = get_settings()
     # Authenticate (and rate-limit) before reading a byte of the body, in a transaction of its own.
     who = await principal(request, credentials)
+    submission.check_idempotency_key(idempotency_key)
     media = _media_type(request)
     query_given = [k for k in FORM_FIELDS | {"filename"} if k in request.query_params]
     if media in ("application/json", "multipart/form-data") and query_given:
@@ -220,6 +221,7 @@ async def submit_job(
             raise InvalidInput("query parameter 'domain' is required for raw-body uploads")
         check_content_length(request, settings.max_upload_bytes)
         form = SubmitForm(domain, _parameters_text(parameters), name, priority, device, filename)
+        _early_check({"domain": domain, **({"parameters": parameters} if parameters else {})})
         upload = await read_raw(request, settings.resolved_artifact_dir, settings.max_upload_bytes)
     else:
         raise UnsupportedMediaType(

@@ -84,8 +84,21 @@ def close_shard(session: Session, shard_id: int, status: ShardStatus, **values: 
 
 
 def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(model), rows)
+    """Insert many rows in the caller's transaction. On Postgres through COPY (several times faster than
+    batched INSERTs for result-sized batches); elsewhere an executemany."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        columns = list(rows[0])
+        table = model.__table__.name  # type: ignore[attr-defined]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        with cursor.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        return
+    session.execute(insert(model), rows)
 
 
 def add_item_errors(session: Session, rows: list[dict[str, Any]]) -> None:

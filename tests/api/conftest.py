@@ -54,6 +54,32 @@ def unique(prefix: str = "p") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+SMI = b"CCO ethanol\nc1ccccc1 benzene\nCC(=O)O acetic\n"
+
+
+def stored_files(api: Api) -> list[Path]:
+    root = api.data_dir / "artifacts"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def job_row(job_id: str):  # type: ignore[no-untyped-def]
+    from db.models import Job
+    from db.session import unit_of_work
+
+    with unit_of_work() as session:
+        return session.get(Job, uuid.UUID(job_id))
+
+
+def assert_error(r, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]
+
+
 @pytest.fixture()
 def make_api(pg_url: str, configure_env: Callable[..., Path]) -> Iterator[Callable[..., Api]]:
     """make_api(broker_url=..., **settings) -> Api with a fresh project and token."""

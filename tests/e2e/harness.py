@@ -234,6 +234,19 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def children_without(pid: int, mapped: str) -> list[int]:
+    """Child processes that have not mapped a file whose path contains `mapped` (e.g. not imported RDKit yet)."""
+    out = []
+    for child in _children(pid):
+        try:
+            maps = Path(f"/proc/{child}/maps").read_text()
+        except OSError:
+            continue
+        if mapped not in maps:
+            out.append(child)
+    return out
+
+
 def _status_kib(pid: int, key: str) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -283,6 +296,11 @@ class RssSampler(threading.Thread):
         self._stop_event.set()
         self.join(timeout=10)
         self.sample()
+
+    @property
+    def peak_growth_mib(self) -> float:
+        """Largest rise of one process above its RSS when first seen (its high-water mark minus that RSS)."""
+        return max((self.peak_kib[pid] - self.first_kib[pid] for pid in self.peak_kib), default=0) / 1024
 
     @property
     def peak_process_mib(self) -> float:

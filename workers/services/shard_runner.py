@@ -89,7 +89,7 @@ def _claim(shard_id: int, worker: str) -> _Claim | str:
         shard.started_at = utcnow()
         shard.worker = worker[:255]
         return _Claim(
-            shard_id, job.id, job.domain, job.device, dict(job.parameters), stored.sha256, items, shard.attempts
+            shard_id, job.id, job.domain, job.device, dict(job.parameters), job.input_sha256, items, shard.attempts
         )
 
 
