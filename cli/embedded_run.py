@@ -40,7 +40,7 @@ def run_embedded(file: Path, domain: str, params_json: str, top: int, output: Pa
             settings.resolved_artifact_dir, iter(lambda: fh.read(1 << 20), b""), settings.max_upload_bytes
         )
     try:
-        job_id = _submit(domain, params, artifact, file.name, settings.default_device)
+        job_id = submit_local(domain, params, artifact, file.name, settings.default_device)
     except MedsieveError as exc:
         fail(f"{exc.code}: {exc.message}")
 
@@ -64,7 +64,10 @@ def run_embedded(file: Path, domain: str, params_json: str, top: int, output: Pa
     return 0 if job["status"] == "succeeded" else EXIT_JOB_FAILED
 
 
-def _submit(domain: str, params: dict[str, Any], artifact: Any, filename: str, device: str) -> uuid.UUID:
+def submit_local(
+    domain: str, params: dict[str, Any], artifact: Any, filename: str, device: str, project_name: str = LOCAL_PROJECT
+) -> uuid.UUID:
+    """Submit a stored artifact through the same service as the API, without HTTP (embedded runs, tests)."""
     from api.services.submission import submit_job
     from db.repositories.projects import get_or_create
     from db.session import unit_of_work
@@ -74,7 +77,7 @@ def _submit(domain: str, params: dict[str, Any], artifact: Any, filename: str, d
     model = plugin.params_model.model_validate(params)
     fmt = plugin.detect_format(filename, artifact.head, model)
     with unit_of_work() as session:
-        project, _ = get_or_create(session, LOCAL_PROJECT)
+        project, _ = get_or_create(session, project_name)
         outcome = submit_job(
             session,
             project_id=project.id,

@@ -17,36 +17,14 @@ TERMINAL = {"succeeded", "failed", "cancelled"}
 def submit_file(
     path: Path, domain: str = "screening", params: dict[str, Any] | None = None, project: str = "t"
 ) -> uuid.UUID:
-    from api.services.submission import submit_job
+    from cli.embedded_run import submit_local
     from core.artifacts import store_chunks
     from core.settings import get_settings
-    from db.repositories.projects import get_or_create
-    from db.session import unit_of_work
-    from workers.domains import get_plugin
 
     settings = get_settings()
-    params = params or {}
     with path.open("rb") as fh:
         artifact = store_chunks(settings.resolved_artifact_dir, iter(lambda: fh.read(1 << 20), b""), 1 << 34)
-    plugin = get_plugin(domain)
-    fmt = plugin.detect_format(path.name, artifact.head, plugin.params_model.model_validate(params))
-    with unit_of_work() as session:
-        proj, _ = get_or_create(session, project)
-        outcome = submit_job(
-            session,
-            project_id=proj.id,
-            domain=domain,
-            parameters=params,
-            artifact=artifact,
-            input_format=fmt,
-            filename=path.name,
-            idempotency_key=None,
-            name=None,
-            priority=0,
-            device="cpu",
-            token_id=None,
-        )
-        return outcome.job.id
+    return submit_local(domain, params or {}, artifact, path.name, "cpu", project)
 
 
 def job_row(job_id: uuid.UUID) -> Any:
