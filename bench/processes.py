@@ -72,9 +72,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_api(env: dict[str, str], log: Path) -> tuple[Proc, str]:
+def start_api(env: dict[str, str], log: Path, processes: int = 1) -> tuple[Proc, str]:
     port = free_port()
-    proc = Proc(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log)
+    proc = Proc(["serve", "--host", "127.0.0.1", "--port", str(port), "--processes", str(processes)], env, log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

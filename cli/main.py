@@ -50,6 +50,9 @@ def serve(
     workers_in_process: bool = typer.Option(
         True, help="In embedded mode (no broker configured), run a worker inside the API process."
     ),
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="API server processes (full stack only; the rate limit is per process)."
+    ),
 ) -> None:
     """Run the job API. Without a configured broker it also runs the embedded worker."""
     import uvicorn
@@ -69,8 +72,14 @@ def serve(
 
             embedded = EmbeddedWorker().start()
             console.print("[dim]embedded mode: SQLite database and an in-process worker[/]")
+    bind = {"host": host or settings.api_host, "port": port or settings.api_port, "log_level": "warning"}
+    if processes > 1 and settings.embedded:
+        fail("--processes needs the full stack: the embedded worker lives inside a single API process")
     try:
-        uvicorn.run(create_app(), host=host or settings.api_host, port=port or settings.api_port, log_level="warning")
+        if processes > 1:
+            uvicorn.run("api.app:create_app", factory=True, workers=processes, **bind)  # type: ignore[arg-type]
+        else:
+            uvicorn.run(create_app(), **bind)  # type: ignore[arg-type]
     finally:
         if embedded is not None:
             embedded.stop()
