@@ -54,6 +54,19 @@ class ItemErrorCode(StrEnum):
     SHARD_FAILED = "SHARD_FAILED"  # the item's shard exhausted its attempts (poison, crashes)
     TIMEOUT = "TIMEOUT"  # the item's shard exceeded the hard time limit
     CANCELLED = "CANCELLED"
+    # Triage (DICOM). Checked from the header before any pixel is decoded.
+    NOT_DICOM = "NOT_DICOM"  # no DICM magic and no parseable dataset
+    TRUNCATED = "TRUNCATED"  # the file ends inside an element or the pixel data is short
+    OVERSIZED = "OVERSIZED"  # file, matrix, frames or decoded size above the configured caps
+    UNSUPPORTED_TRANSFER_SYNTAX = "UNSUPPORTED_TRANSFER_SYNTAX"  # no installed decoder can read the pixels
+    INVALID_HEADER = "INVALID_HEADER"  # required attributes missing or inconsistent (rows, bits, samples)
+    NO_PIXEL_DATA = "NO_PIXEL_DATA"  # a valid object that carries no image (SR, RT plan, ...)
+    DICOMDIR = "DICOMDIR"  # a media directory, not an instance
+    UNSAFE_PATH = "UNSAFE_PATH"  # archive member with an absolute or parent-escaping name
+    SUSPICIOUS_PREAMBLE = "SUSPICIOUS_PREAMBLE"  # executable or archive signature in the 128-byte preamble
+    BURNED_IN_ANNOTATION = "BURNED_IN_ANNOTATION"  # quarantined: pixels may carry identifiers
+    MIXED_PATIENTS = "MIXED_PATIENTS"  # a series whose instances name different patients
+    DECODE_ERROR = "DECODE_ERROR"  # a supported syntax whose pixel data failed to decode
 
 
 class AuditAction(StrEnum):
