@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from api import errors
 from api.metrics import Metrics, MetricsMiddleware
 from api.ratelimit import TokenBucketLimiter
-from api.routes import health, jobs, results, submit
+from api.routes import health, jobs, results, submit, triage
 from api.schemas import ErrorResponse
 from core.settings import get_settings
 
@@ -32,6 +32,7 @@ def create_app() -> FastAPI:
     app.include_router(submit.router, tags=["jobs"])
     app.include_router(jobs.router, tags=["jobs"])
     app.include_router(results.router, tags=["results"])
+    app.include_router(triage.router, tags=["triage"])
     app.include_router(health.router, tags=["operations"])
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

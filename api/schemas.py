@@ -140,3 +140,30 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     checks: dict[str, str]
+
+
+class WorklistSeries(BaseModel):
+    series_uid: str = Field(description="Pseudonymous series UID (stable within the project)")
+    modality: str | None
+    body_part: str | None
+    instances: int
+    priority: str
+    max_probability: float | None
+    flagged_instances: int = Field(description="Instances with at least one quality flag")
+    top_item_index: int = Field(description="The series' highest-scoring instance (for its thumbnail)")
+    reasons: str
+
+
+class WorklistStudy(BaseModel):
+    study_uid: str = Field(description="Pseudonymous study UID (stable within the project)")
+    priority: str
+    max_probability: float | None
+    instances: int
+    series: list[WorklistSeries]
+
+
+class Worklist(BaseModel):
+    items: list[WorklistStudy]
+    total_studies: int
+    offset: int
+    limit: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 400
 
     default_device: str = Field(default="cpu", pattern="^(cpu|gpu)$")
+
+    # Triage. The de-identification secret keys the per-project UID/patient pseudonyms: every worker must share
+    # it or series split across hosts stop linking. Empty = a random key kept in <data_dir>/deid.key (fine for
+    # one host); set it (32+ random bytes, hex or text) for a multi-host deployment.
+    deid_secret: SecretStr = SecretStr("")
+    triage_shard_size: int = Field(default=64, ge=1)
+    triage_max_file_bytes: int = Field(default=512 * 1024**2, ge=1024)
 
     @property
     def embedded(self) -> bool:

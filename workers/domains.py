@@ -9,6 +9,7 @@ from workers.plugin import DomainPlugin
 
 _SPECS: dict[str, str] = {
     "screening": "workers.screening.plugin:PLUGIN",
+    "triage": "workers.triage.plugin:PLUGIN",
 }
 
 _cache: dict[str, DomainPlugin] = {}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from db.base import Base
 
@@ -50,12 +52,22 @@ class BatchOutcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What the runner knows about the shard's job that is not a user parameter. The project comes from the job
+    row, never from a message or the request body (triage derives its per-project pseudonym key from it)."""
+
+    job_id: uuid.UUID
+    project_id: uuid.UUID
+    input_path: Path  # the stored input artifact, for pipelines whose items point into it (archive members)
+
+
 class Pipeline(Protocol):
     """Loaded once per worker process and kept resident."""
 
     model: ModelInfo
 
-    def run(self, items: Sequence[Item], params: BaseModel) -> BatchOutcome:
+    def run(self, items: Sequence[Item], params: BaseModel, context: JobContext | None = None) -> BatchOutcome:
         """Pure: no DB, no broker. A bad item becomes an ItemFailure; only a bug or resource failure raises."""
         ...
 
@@ -69,6 +81,13 @@ class DomainPlugin(Protocol):
     filter_columns: tuple[str, ...]
     default_sort: str
     export_columns: tuple[str, ...]
+    @property
+    def shard_size(self) -> int | None:
+        """Items per shard; None = the `shard_size` setting. Domains with heavy items (DICOM) use smaller shards."""
+        ...
+
+    # False where an uploaded file name may itself identify a patient ("DOE_JOHN.zip"): it is then not stored.
+    keeps_input_filename: bool
 
     def detect_format(self, filename: str | None, head: bytes, params: BaseModel) -> str:
         """Input format name from the file name, the first bytes and the parameters; raises InvalidInput."""
@@ -80,4 +99,9 @@ class DomainPlugin(Protocol):
 
     def load_pipeline(self, device: str) -> Pipeline:
         """Import heavy libraries and load models; called once per worker process."""
+        ...
+
+    def finalize_job(self, session: Session, job_id: uuid.UUID) -> None:
+        """Job-level checks that need every shard's rows, run in the transaction that completes the job (so
+        exactly once). May move results to item errors; must keep the job's item counters equal to the rows."""
         ...

@@ -24,6 +24,7 @@ from api.schemas import ErrorResponse, JobDetail, JobSubmitJson
 from api.services import jobs as jobs_service
 from api.services import submission
 from api.services.dispatching import dispatch_ingest
+from api.services.projects import Principal
 from api.uploads import (
     FORM_FIELDS,
     PendingUpload,
@@ -82,7 +83,7 @@ class SubmitForm:
     input_format: str | None = None
 
 
-def _parameters_text(text: str | None) -> Any:
+def parameters_text(text: str | None) -> Any:
     if text is None or not text.strip():
         return {}
     try:
@@ -100,13 +101,13 @@ def _priority_text(text: str | None) -> int | None:
         raise InvalidInput("priority must be an integer") from exc
 
 
-def _early_check(fields: dict[str, str]) -> None:
+def early_check(fields: dict[str, str]) -> None:
     """Runs when the file part starts: reject a bad domain or bad parameters before the upload streams."""
     if "domain" not in fields:
         return
     plugin = submission.load_plugin(fields["domain"])
     if "parameters" in fields:
-        submission.validate_parameters(plugin, _parameters_text(fields["parameters"]))
+        submission.validate_parameters(plugin, parameters_text(fields["parameters"]))
 
 
 def _items_jsonl(items: list[str | dict[str, Any]]) -> bytes:
@@ -136,7 +137,7 @@ async def _from_json(request: Request) -> tuple[SubmitForm, PendingUpload]:
 async def _from_multipart(request: Request) -> tuple[SubmitForm, PendingUpload]:
     settings = get_settings()
     parsed = await read_multipart(
-        request, settings.resolved_artifact_dir, settings.max_upload_bytes, on_file_start=_early_check
+        request, settings.resolved_artifact_dir, settings.max_upload_bytes, on_file_start=early_check
     )
     if parsed.upload is None:
         raise InvalidInput("multipart body has no 'file' part")
@@ -146,7 +147,7 @@ async def _from_multipart(request: Request) -> tuple[SubmitForm, PendingUpload]:
             raise InvalidInput("form field 'domain' is required")
         form = SubmitForm(
             domain=fields["domain"],
-            parameters=_parameters_text(fields.get("parameters")),
+            parameters=parameters_text(fields.get("parameters")),
             name=fields.get("name"),
             priority=_priority_text(fields.get("priority")),
             device=fields.get("device"),
@@ -220,8 +221,8 @@ async def submit_job(
         if not domain:
             raise InvalidInput("query parameter 'domain' is required for raw-body uploads")
         check_content_length(request, settings.max_upload_bytes)
-        form = SubmitForm(domain, _parameters_text(parameters), name, priority, device, filename)
-        _early_check({"domain": domain, **({"parameters": parameters} if parameters else {})})
+        form = SubmitForm(domain, parameters_text(parameters), name, priority, device, filename)
+        early_check({"domain": domain, **({"parameters": parameters} if parameters else {})})
         upload = await read_raw(request, settings.resolved_artifact_dir, settings.max_upload_bytes)
     else:
         raise UnsupportedMediaType(
@@ -229,6 +230,19 @@ async def submit_job(
             details={"supported": [*SUPPORTED_MEDIA_TYPES, "chemical/x-*"]},
         )
 
+    return await accept(form, upload, who, idempotency_key, response, background)
+
+
+async def accept(
+    form: SubmitForm,
+    upload: PendingUpload,
+    who: Principal,
+    idempotency_key: str | None,
+    response: Response,
+    background: BackgroundTasks,
+) -> JobDetail:
+    """The common end of every submission route: validate, commit the upload, create the job, and publish its
+    ingest message after the response (i.e. after the transaction committed)."""
     try:
         input_format = await run_in_threadpool(_validate, form, upload)
         artifact = await upload.commit()

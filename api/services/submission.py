@@ -204,7 +204,7 @@ def submit_job(
         request_sha256=digest,
         input_sha256=artifact.sha256,
         input_format=fmt,
-        input_filename=filename,
+        input_filename=filename if plugin.keeps_input_filename else None,
         input_bytes=artifact.size_bytes,
     )
     try:

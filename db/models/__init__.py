@@ -12,6 +12,7 @@ from db.models.core import (
     ShardInput,
 )
 from db.models.screening import ScreeningResult
+from db.models.triage import TriageResult
 
 __all__ = [
     "ApiToken",
@@ -24,4 +25,5 @@ __all__ = [
     "ScreeningResult",
     "Shard",
     "ShardInput",
+    "TriageResult",
 ]

@@ -25,7 +25,7 @@ from rdkit.Chem import QED, rdMolDescriptors
 from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogEntry, SmartsMatcher
 
 from core.enums import ItemErrorCode
-from workers.plugin import BatchOutcome, Item, ItemFailure, ModelInfo
+from workers.plugin import BatchOutcome, Item, ItemFailure, JobContext, ModelInfo
 from workers.screening.parsers import as_params, snippet
 
 MODEL_NAME = "rdkit-descriptors"
@@ -45,7 +45,7 @@ class ScreeningPipeline:
         self.packages = {"rdkit": rdkit.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
         self._alerts = _alert_catalog()
 
-    def run(self, items: Sequence[Item], params: BaseModel) -> BatchOutcome:
+    def run(self, items: Sequence[Item], params: BaseModel, context: JobContext | None = None) -> BatchOutcome:
         as_params(params)  # rank_by has one value in this slice; validating keeps a bad payload from passing
         results: list[dict[str, Any]] = []
         errors: list[ItemFailure] = []

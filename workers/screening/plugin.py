@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from db.base import Base
 from db.models.screening import ScreeningResult
@@ -39,6 +41,8 @@ class ScreeningPlugin:
     filter_columns: tuple[str, ...] = (*SORT_COLUMNS, "item_key")
     default_sort: str = "-score"
     export_columns: tuple[str, ...] = EXPORT_COLUMNS
+    shard_size: int | None = None
+    keeps_input_filename: bool = True
 
     def detect_format(self, filename: str | None, head: bytes, params: BaseModel) -> str:
         return parsers.detect_format(filename, head, params)
@@ -51,6 +55,9 @@ class ScreeningPlugin:
         from workers.screening.pipeline import ScreeningPipeline
 
         return ScreeningPipeline()
+
+    def finalize_job(self, session: Session, job_id: uuid.UUID) -> None:
+        return None  # every compound stands alone: nothing to check across shards
 
 
 PLUGIN: DomainPlugin = ScreeningPlugin()

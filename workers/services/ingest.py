@@ -22,6 +22,7 @@ from workers.dispatch import publish_shards
 from workers.domains import get_plugin
 from workers.plugin import Item
 from workers.services.codec import CODEC, encode_items
+from workers.services.completion import complete_if_done
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def ingest_job(job_id: uuid.UUID) -> str:
     if not path.is_file():
         return _fail(job_id, "INPUT_MISSING", "the stored input file is missing from the artifact directory")
 
+    shard_size = plugin.shard_size or settings.shard_size
     pending: list[list[Item]] = []
     batch: list[Item] = []
     n_items = 0
@@ -69,7 +71,7 @@ def ingest_job(job_id: uuid.UUID) -> str:
                 return _fail(job_id, "ITEM_LIMIT", f"input has more than {settings.max_items_per_job} items")
             batch.append(item)
             n_items += 1
-            if len(batch) == settings.shard_size:
+            if len(batch) == shard_size:
                 pending.append(batch)
                 batch = []
                 if len(pending) >= settings.ingest_commit_shards:
@@ -128,7 +130,7 @@ def _seal(job_id: uuid.UUID, n_items: int, n_shards: int) -> None:
         job.status = JobStatus.running.value
         job.updated_at = utcnow()
         session.flush()
-        if repo.finish_job_if_complete(session, job_id):
+        if complete_if_done(session, job_id):
             log.info("job finished at ingest seal", extra={"job_id": job_id})
 
 

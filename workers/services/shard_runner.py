@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from core.artifacts import artifact_path
 from core.enums import ItemErrorCode, JobStatus, ShardStatus
 from core.settings import get_settings
 from db.base import utcnow
@@ -21,9 +22,10 @@ from db.repositories import execution as repo
 from db.session import unit_of_work
 from workers import provenance
 from workers.domains import get_plugin
-from workers.plugin import BatchOutcome, Item
+from workers.plugin import BatchOutcome, Item, JobContext
 from workers.runtime import get_pipeline
 from workers.services.codec import decode_items
+from workers.services.completion import complete_if_done
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class _Claim:
     input_sha256: str
     items: list[Item]
     attempt: int
+    project_id: uuid.UUID
 
 
 def run_shard(shard_id: int, worker: str) -> str:
@@ -50,7 +53,10 @@ def run_shard(shard_id: int, worker: str) -> str:
     pipeline = get_pipeline(claim.domain, claim.device)
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    outcome = pipeline.run(claim.items, params)
+    context = JobContext(
+        claim.job_id, claim.project_id, artifact_path(get_settings().resolved_artifact_dir, claim.input_sha256)
+    )
+    outcome = pipeline.run(claim.items, params, context)
     compute_s = time.perf_counter() - t1
     return _commit(claim, outcome, plugin.result_model, load_s, compute_s)
 
@@ -89,7 +95,15 @@ def _claim(shard_id: int, worker: str) -> _Claim | str:
         shard.started_at = utcnow()
         shard.worker = worker[:255]
         return _Claim(
-            shard_id, job.id, job.domain, job.device, dict(job.parameters), job.input_sha256, items, shard.attempts
+            shard_id,
+            job.id,
+            job.domain,
+            job.device,
+            dict(job.parameters),
+            job.input_sha256,
+            items,
+            shard.attempts,
+            job.project_id,
         )
 
 
@@ -186,7 +200,7 @@ def _fail_items(
 
 def _count_and_finish(session: Any, job_id: uuid.UUID, succeeded: int, failed: int) -> None:
     _done, _total, status = repo.count_shard_done(session, job_id, succeeded, failed)
-    if status == JobStatus.running.value and repo.finish_job_if_complete(session, job_id):
+    if status == JobStatus.running.value and complete_if_done(session, job_id):
         log.info("job succeeded", extra={"job_id": job_id})
 
 
