@@ -62,8 +62,8 @@ class Stack:
             self.base_url = base
         return base
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> Proc:
-        proc = start_worker(self.env, self.log_dir / f"{name}.log", concurrency=concurrency)
+    def start_worker(self, name: str = "worker", concurrency: int = 2, queues: str = "screening.cpu") -> Proc:
+        proc = start_worker(self.env, self.log_dir / f"{name}.log", concurrency=concurrency, queues=queues)
         self.procs[name] = proc
         return proc
 

@@ -109,4 +109,3 @@ def test_not_a_zip_fails_the_input_clearly(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04 but nothing else")
     with pytest.raises(UnsupportedMediaType):
         list(iter_items(path, "zip", PARAMS, max_file_bytes=100))
-
