@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import typer
 
+from cli.folders import as_upload
 from cli.render import (
     EXIT_AUTH,
     EXIT_JOB_FAILED,
@@ -64,7 +65,7 @@ def _request(client: httpx.Client, method: str, url: str, **kw: Any) -> Any:
 def register(app: typer.Typer) -> None:
     @app.command()
     def submit(
-        file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+        file: Path = typer.Argument(..., exists=True, readable=True, help="A file, or a folder (sent as a zip)."),
         domain: str = typer.Option("screening", "--domain", "-d"),
         params: str = typer.Option("{}", "--params", "-p", help="Job parameters as JSON."),
         name: str | None = typer.Option(None, "--name"),
@@ -86,8 +87,8 @@ def register(app: typer.Typer) -> None:
         if device:
             data["device"] = device
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        with _client(api, token) as client, file.open("rb") as fh:
-            job = _request(client, "POST", "/v1/jobs", data=data, files={"file": (file.name, fh)}, headers=headers)
+        with _client(api, token) as client, as_upload(file) as upload, upload.open("rb") as fh:
+            job = _request(client, "POST", "/v1/jobs", data=data, files={"file": (upload.name, fh)}, headers=headers)
             if not wait:
                 print_json(job) if json_out else console.print(f"submitted job [bold]{job['id']}[/] ({job['status']})")
                 return

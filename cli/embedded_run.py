@@ -8,11 +8,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cli.folders import as_upload
 from cli.render import EXIT_JOB_FAILED, console, err_console, fail, print_json, rows_table, wait_with_progress
 
 LOCAL_PROJECT = "local"
 # Columns worth a glance in a terminal; the export has all of them.
-_SUMMARY_COLUMNS = ("item_key", "canonical_smiles", "score", "mw", "clogp", "tpsa", "lipinski_violations")
+# The summary table's columns per domain; the export holds every column.
+_SUMMARY_COLUMNS = {
+    "screening": ("item_key", "canonical_smiles", "score", "mw", "clogp", "tpsa", "lipinski_violations"),
+    "triage": ("item_index", "modality", "body_part", "priority", "probability", "quality_flags", "reasons"),
+}
 
 
 def run_embedded(file: Path, domain: str, params_json: str, top: int, output: Path | None, json_out: bool) -> int:
@@ -35,12 +40,13 @@ def run_embedded(file: Path, domain: str, params_json: str, top: int, output: Pa
         fail("--params must be a JSON object")
 
     upgrade()
-    with file.open("rb") as fh:
+    with as_upload(file) as upload, upload.open("rb") as fh:
         artifact = store_chunks(
             settings.resolved_artifact_dir, iter(lambda: fh.read(1 << 20), b""), settings.max_upload_bytes
         )
+        upload_name = upload.name
     try:
-        job_id = submit_local(domain, params, artifact, file.name, settings.default_device)
+        job_id = submit_local(domain, params, artifact, upload_name, settings.default_device)
     except MedsieveError as exc:
         fail(f"{exc.code}: {exc.message}")
 
@@ -87,7 +93,7 @@ def submit_local(
             input_format=fmt,
             filename=filename,
             idempotency_key=None,
-            name=filename,
+            name=filename if plugin.keeps_input_filename else None,
             priority=0,
             device=device,
             token_id=None,
@@ -165,7 +171,8 @@ def _print_summary(job: dict[str, Any], top_rows: list[dict[str, Any]], errors: 
         console.print(f"[red]{job['error_code']}: {job['error_message']}[/]")
     if top_rows:
         ranked = [{"rank": i + 1, **row} for i, row in enumerate(top_rows)]
-        cols = ["rank", *[c for c in _SUMMARY_COLUMNS if c in top_rows[0]]]
+        wanted = _SUMMARY_COLUMNS.get(job["domain"], tuple(top_rows[0])[:7])
+        cols = ["rank", *[c for c in wanted if c in top_rows[0]]]
         console.print(rows_table(ranked, cols, title=f"top {len(top_rows)} by score"))
     if errors:
         console.print("item errors by code: " + ", ".join(f"{k}={v}" for k, v in sorted(errors.items())))

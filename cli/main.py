@@ -29,7 +29,9 @@ def _setup_logging() -> None:
 
 @app.command()
 def run(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Input library / documents."),
+    file: Path = typer.Argument(
+        ..., exists=True, readable=True, help="Input library, documents or scans; a folder is sent as a zip."
+    ),
     domain: str = typer.Option("screening", "--domain", "-d"),
     params: str = typer.Option("{}", "--params", "-p", help="Job parameters as JSON."),
     top: int = typer.Option(15, "--top", help="Rows of the ranked summary to print."),
