@@ -27,9 +27,10 @@ import uuid
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
-ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from bench.processes import Proc
+from bench.services import temp_services
 
 
 def _pctl(values: list[float], q: float) -> float:
@@ -120,128 +121,114 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
     args = ap.parse_args()
 
+    tmp = Path(tempfile.mkdtemp(prefix="medsieve-bench-"))
+    procs = []
+    with temp_services() as (db_url, amqp):
+        try:
+            _run(args, tmp, db_url, amqp, procs)
+        finally:
+            for p in procs:
+                p.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, tmp: Path, db_url: str, amqp: str, procs: list[Proc]) -> None:
     from bench.libraries import write_library
     from bench.processes import service_env, start_api, start_worker
-    from db.migrate import upgrade
 
-    tmp = Path(tempfile.mkdtemp(prefix="medsieve-bench-"))
-    dbname = f"medsieve_bench_{uuid.uuid4().hex[:8]}"
-    vhost = f"medsieve_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{dbname}"'))
-    subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(
-        ["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True, capture_output=True
+    env = service_env(
+        db_url,
+        amqp,
+        tmp / "data",
+        shard_size=str(args.shard_size),
+        rate_limit_rps="100000",
+        rate_limit_burst="100000",
     )
-    db_url = ADMIN.rsplit("/", 1)[0] + "/" + dbname
-    amqp = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    procs = []
-    try:
-        upgrade(db_url)
-        env = service_env(
-            db_url,
-            amqp,
-            tmp / "data",
-            shard_size=str(args.shard_size),
-            rate_limit_rps="100000",
-            rate_limit_burst="100000",
-        )
-        api, base = start_api(env, tmp / "api.log", args.api_processes)
-        procs.append(api)
-        worker = start_worker(env, tmp / "worker.log", concurrency=1)
-        procs.append(worker)
-        tokens = [
-            subprocess.run(
-                [
-                    str(Path(shutil.which("medsieve") or "medsieve")),
-                    "token",
-                    "create",
-                    "--project",
-                    "bench",
-                    "--name",
-                    f"p{i}",
-                ],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.strip()
-            for i in range(args.pollers)
-        ]
-        hdr = {"Authorization": f"Bearer {tokens[0]}"}
-        lib = write_library(tmp / "lib.smi.gz", args.molecules)
-        with httpx.Client(base_url=base, headers=hdr, timeout=120) as client:
-            t0 = time.perf_counter()
-            with lib.open("rb") as fh:
-                r = client.post(
-                    "/v1/jobs", data={"domain": "screening", "parameters": "{}"}, files={"file": (lib.name, fh)}
-                )
+    api, base = start_api(env, tmp / "api.log", args.api_processes)
+    procs.append(api)
+    worker = start_worker(env, tmp / "worker.log", concurrency=1)
+    procs.append(worker)
+    tokens = [
+        subprocess.run(
+            [
+                str(Path(shutil.which("medsieve") or "medsieve")),
+                "token",
+                "create",
+                "--project",
+                "bench",
+                "--name",
+                f"p{i}",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        for i in range(args.pollers)
+    ]
+    hdr = {"Authorization": f"Bearer {tokens[0]}"}
+    lib = write_library(tmp / "lib.smi.gz", args.molecules)
+    with httpx.Client(base_url=base, headers=hdr, timeout=120) as client:
+        t0 = time.perf_counter()
+        with lib.open("rb") as fh:
+            r = client.post(
+                "/v1/jobs", data={"domain": "screening", "parameters": "{}"}, files={"file": (lib.name, fh)}
+            )
+        r.raise_for_status()
+        job_id = r.json()["id"]
+        while client.get(f"/v1/jobs/{job_id}").json()["status"] not in ("succeeded", "failed", "cancelled"):
+            time.sleep(0.2)
+        job_wall = time.perf_counter() - t0
+
+    from db.models import Job, Shard
+    from db.session import session_factory
+
+    with session_factory(db_url)() as s:
+        job = s.get(Job, uuid.UUID(job_id))
+        first_start = s.execute(select(func.min(Shard.started_at)).where(Shard.job_id == job.id)).scalar_one()
+        compute_ms = s.execute(select(func.sum(Shard.compute_ms)).where(Shard.job_id == job.id)).scalar_one()
+        write_ms = s.execute(select(func.sum(Shard.write_ms)).where(Shard.job_id == job.id)).scalar_one()
+        n_shards = job.shards_total
+        run_wall = (job.finished_at - first_start).total_seconds()
+        status = job.status
+    overhead = (run_wall - compute_ms / 1000) / run_wall
+
+    # Submit latency: small inline jobs, one after another.
+    submit_ms = []
+    with httpx.Client(base_url=base, headers=hdr, timeout=30) as client:
+        for i in range(100):
+            items = [f"C{'C' * (i % 7)}O" for _ in range(100)]
+            t = time.perf_counter()
+            r = client.post("/v1/jobs", json={"domain": "screening", "items": items})
+            submit_ms.append((time.perf_counter() - t) * 1000)
             r.raise_for_status()
-            job_id = r.json()["id"]
-            while client.get(f"/v1/jobs/{job_id}").json()["status"] not in ("succeeded", "failed", "cancelled"):
-                time.sleep(0.2)
-            job_wall = time.perf_counter() - t0
 
-        from db.models import Job, Shard
-        from db.session import session_factory
+    # Paced: each poller polls every --poll-interval s, like a dashboard or a CLI --wait loop.
+    paced = _poll_run(base, tokens, job_id, args.seconds, args.poll_interval)
+    # Closed loop: every poller fires its next request as soon as the last one returns (saturation).
+    saturated = _poll_run(base, tokens, job_id, args.seconds, 0.0)
 
-        with session_factory(db_url)() as s:
-            job = s.get(Job, uuid.UUID(job_id))
-            first_start = s.execute(select(func.min(Shard.started_at)).where(Shard.job_id == job.id)).scalar_one()
-            compute_ms = s.execute(select(func.sum(Shard.compute_ms)).where(Shard.job_id == job.id)).scalar_one()
-            write_ms = s.execute(select(func.sum(Shard.write_ms)).where(Shard.job_id == job.id)).scalar_one()
-            n_shards = job.shards_total
-            run_wall = (job.finished_at - first_start).total_seconds()
-            status = job.status
-        overhead = (run_wall - compute_ms / 1000) / run_wall
-
-        # Submit latency: small inline jobs, one after another.
-        submit_ms = []
-        with httpx.Client(base_url=base, headers=hdr, timeout=30) as client:
-            for i in range(100):
-                items = [f"C{'C' * (i % 7)}O" for _ in range(100)]
-                t = time.perf_counter()
-                r = client.post("/v1/jobs", json={"domain": "screening", "items": items})
-                submit_ms.append((time.perf_counter() - t) * 1000)
-                r.raise_for_status()
-
-        # Paced: each poller polls every --poll-interval s, like a dashboard or a CLI --wait loop.
-        paced = _poll_run(base, tokens, job_id, args.seconds, args.poll_interval)
-        # Closed loop: every poller fires its next request as soon as the last one returns (saturation).
-        saturated = _poll_run(base, tokens, job_id, args.seconds, 0.0)
-
-        figures = {
-            "molecules": args.molecules,
-            "shards": n_shards,
-            "job_status": status,
-            "job_wall_s_submit_to_done": round(job_wall, 2),
-            "shard_run_wall_s": round(run_wall, 2),
-            "pipeline_compute_s": round(compute_ms / 1000, 2),
-            "write_txn_s": round((write_ms or 0) / 1000, 2),
-            "platform_overhead_fraction": round(overhead, 4),
-            "throughput_molecules_per_s": round(args.molecules / run_wall, 1),
-            "submit_ms_p50": round(_pctl(submit_ms, 0.5), 2),
-            "submit_ms_p99": round(_pctl(submit_ms, 0.99), 2),
-            "api_processes": args.api_processes,
-            "pollers": args.pollers,
-            "poll_interval_s": args.poll_interval,
-            "poll_paced": paced,
-            "poll_closed_loop": saturated,
-        }
-        print(json.dumps(figures, indent=2))
-        if args.json:
-            args.json.write_text(json.dumps(figures, indent=2))
-    finally:
-        for p in procs:
-            p.stop()
-        from db.session import dispose_engines
-
-        dispose_engines()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        subprocess.run(["rabbitmqctl", "delete_vhost", vhost], check=False, capture_output=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+    figures = {
+        "molecules": args.molecules,
+        "shards": n_shards,
+        "job_status": status,
+        "job_wall_s_submit_to_done": round(job_wall, 2),
+        "shard_run_wall_s": round(run_wall, 2),
+        "pipeline_compute_s": round(compute_ms / 1000, 2),
+        "write_txn_s": round((write_ms or 0) / 1000, 2),
+        "platform_overhead_fraction": round(overhead, 4),
+        "throughput_molecules_per_s": round(args.molecules / run_wall, 1),
+        "submit_ms_p50": round(_pctl(submit_ms, 0.5), 2),
+        "submit_ms_p99": round(_pctl(submit_ms, 0.99), 2),
+        "api_processes": args.api_processes,
+        "pollers": args.pollers,
+        "poll_interval_s": args.poll_interval,
+        "poll_paced": paced,
+        "poll_closed_loop": saturated,
+    }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
