@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from cli import client
+from cli import client, listen, models
 from cli.render import console, fail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="medsieve: asynchronous bulk biomedical screening.")
@@ -16,7 +16,9 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(models.app, name="models")
 client.register(app)
+listen.register(app)
 
 
 def _setup_logging() -> None:
