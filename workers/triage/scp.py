@@ -183,5 +183,5 @@ def start_listener(spool: StudySpool, host: str, port: int, ae_title: str = "MED
     ae = AE(ae_title=ae_title)
     ae.supported_contexts = AllStoragePresentationContexts
     ae.add_supported_context(Verification)
-    handlers = [(evt.EVT_C_STORE, make_store_handler(spool))]
+    handlers: list[Any] = [(evt.EVT_C_STORE, make_store_handler(spool))]
     return ae.start_server((host, port), block=False, evt_handlers=handlers)
