@@ -81,6 +81,7 @@ class DomainPlugin(Protocol):
     filter_columns: tuple[str, ...]
     default_sort: str
     export_columns: tuple[str, ...]
+
     @property
     def shard_size(self) -> int | None:
         """Items per shard; None = the `shard_size` setting. Domains with heavy items (DICOM) use smaller shards."""

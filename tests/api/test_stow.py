@@ -31,7 +31,7 @@ def _post(api: Api, body: bytes, ctype: str | None = None, **params: str):  # ty
 def _instances() -> list[bytes]:
     pydicom_data = pytest.importorskip("pydicom.data")
     return [
-        open(pydicom_data.get_testdata_file(name), "rb").read()  # noqa: SIM115
+        open(pydicom_data.get_testdata_file(name), "rb").read()
         for name in ("CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm")
     ]
 
