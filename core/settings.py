@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     deid_secret: SecretStr = SecretStr("")
     triage_shard_size: int = Field(default=64, ge=1)
     triage_max_file_bytes: int = Field(default=512 * 1024**2, ge=1024)
+    # A model folder (manifest.json + weights); None = the shipped pneumonia-v1. Loaded by every triage worker.
+    triage_model_dir: Path | None = None
 
     @property
     def embedded(self) -> bool:

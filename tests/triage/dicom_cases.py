@@ -1,8 +1,9 @@
 """Real DICOM test inputs with planted identifiers, and the outcome each must get.
 
 Built from pydicom's and pydicom-data's real files: the full-size chest radiograph (RG1_UNCI), its JPEG 2000
-twin, CT/MR/NM slices, a DICOMDIR and an SR document, plus hostile variants the tests write (truncated,
-polyglot preamble, burned-in flag, mixed patients in one series, a path-escaping member, not DICOM at all).
+twin, CT/MR slices (JPEG 2000, RLE), a secondary capture, a DICOMDIR and an SR document, plus hostile variants
+the tests write (truncated, polyglot preamble, burned-in flag, mixed patients in one series, a path-escaping
+member, not DICOM at all).
 Every planted value is distinctive so a byte grep anywhere (database, logs, broker, PNGs) finds any leak.
 """
 
@@ -103,7 +104,10 @@ def cases() -> list[Case]:
         Case("chest.dcm", chest, None, scored=True),
         Case("chest_j2k.dcm", _bytes(chest_j2k), None, scored=True),
         Case("ct.dcm", ct, None),
-        Case("nm_j2k.dcm", _bytes(_plant(_read("JPEG2000.dcm"))), None),
+        Case("ct_j2k.dcm", _bytes(_plant(_read("693_J2KR.dcm"))), None),
+        Case("mr_rle.dcm", _bytes(_plant(_read("MR_small_RLE.dcm"))), None),
+        # Secondary capture with no BurnedInAnnotation: unknown counts as a risk.
+        Case("sc_j2k.dcm", _bytes(_plant(_read("JPEG2000.dcm"))), "BURNED_IN_ANNOTATION"),
         Case("mixed_a.dcm", _bytes(mixed_a), "MIXED_PATIENTS"),
         Case("mixed_b.dcm", _bytes(mixed_b), "MIXED_PATIENTS"),
         Case("burned.dcm", _bytes(burned), "BURNED_IN_ANNOTATION"),

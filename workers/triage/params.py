@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 InputFormat = Literal["auto", "dicom", "zip"]
 
-# The model names a routing rule may choose. "none" records the instance (de-identified, quality-checked,
-# thumbnail) without scoring it.
-ModelName = Literal["pneumonia-v1", "none"]
+# What a routing rule may choose: "default" is the worker's triage model (MEDSIEVE_TRIAGE_MODEL_DIR, else the
+# shipped pneumonia-v1); "none" records the instance (de-identified, quality-checked, thumbnail) unscored.
+ModelName = Literal["default", "none"]
 
 
 class RoutingRule(BaseModel):
@@ -25,13 +25,13 @@ class RoutingRule(BaseModel):
     )
     view: list[str] = Field(default_factory=list, description="ViewPosition values, e.g. ['PA', 'AP']")
     min_side: int = Field(default=0, ge=0, description="smallest accepted min(rows, cols) in pixels")
-    model: ModelName = "pneumonia-v1"
+    model: ModelName = "default"
 
 
 def default_rules() -> list[RoutingRule]:
     # The shipped model is a chest radiograph model: plain radiographs whose body part is chest or unrecorded
     # (many CR exports leave BodyPartExamined empty). Everything else is checked and stored but not scored.
-    return [RoutingRule(modality=["CR", "DX"], body_part=["CHEST", ""], model="pneumonia-v1")]
+    return [RoutingRule(modality=["CR", "DX"], body_part=["CHEST", ""], model="default")]
 
 
 class TriageParams(BaseModel):

@@ -61,7 +61,7 @@ class TriagePipeline:
         settings = get_settings()
         self.caps = Caps(max_file_bytes=settings.triage_max_file_bytes)
         self.reader = InputReader(settings.triage_max_file_bytes)
-        self.scorer: TriageModel = load_model(device=self.device)
+        self.scorer: TriageModel = load_model(settings.triage_model_dir, device=self.device)
         self.model = ModelInfo(self.scorer.name, self.scorer.version, self.scorer.sha256)
         self.packages = {
             "pydicom": pydicom.__version__,
@@ -125,7 +125,7 @@ class TriagePipeline:
             view=info.view_position,
             min_side=min(info.rows, info.cols),
         )
-        reasons = [chosen.reason]
+        reasons = [chosen.reason if chosen.model is None else f"scored by {self.scorer.name} {self.scorer.version}"]
         model = chosen.model
         if model is not None and _UNSCORABLE.intersection(flags):
             reasons = [f"not scored: quality flags {', '.join(sorted(_UNSCORABLE.intersection(flags)))}"]

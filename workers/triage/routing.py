@@ -33,6 +33,6 @@ def route(
         ):
             if rule.model == "none":
                 return Route(None, f"not scored: rule {number} routes this instance to no model")
-            return Route(rule.model, f"scored by {rule.model} (rule {number})")
+            return Route(rule.model, f"routed to the model by rule {number}")
     described = f"modality {modality or '?'}, body part {body_part or '?'}, view {view or '?'}"
     return Route(None, f"not scored: no routing rule matches ({described})")
