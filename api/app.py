@@ -10,6 +10,7 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.ratelimit import TokenBucketLimiter
 from api.routes import health, jobs, results, submit, triage
 from api.schemas import ErrorResponse
+from api.services.projects import PrincipalCache
 from core.settings import get_settings
 
 
@@ -28,6 +29,7 @@ def create_app() -> FastAPI:
     )
     app.state.limiter = TokenBucketLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
     app.state.metrics = Metrics()
+    app.state.principals = PrincipalCache(settings.token_cache_ttl_s)
     errors.install(app)
     app.include_router(submit.router, tags=["jobs"])
     app.include_router(jobs.router, tags=["jobs"])

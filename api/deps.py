@@ -29,10 +29,11 @@ async def authorized(
     work: Callable[[Session, Principal], T],
 ) -> T:
     token = bearer_token(request, credentials)
+    cache = request.app.state.principals
 
     def run() -> T:
         with unit_of_work() as session:
-            return work(session, authenticate(session, token))
+            return work(session, authenticate(session, token, cache))
 
     return await run_in_threadpool(run)
 

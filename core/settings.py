@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Per-token poll limiter: sustained requests/s and burst.
     rate_limit_rps: float = 200.0
     rate_limit_burst: int = 400
+    # How long an API process trusts a token it verified (0 = look it up on every request). Revocation takes
+    # effect within this many seconds.
+    token_cache_ttl_s: float = Field(default=5.0, ge=0)
 
     default_device: str = Field(default="cpu", pattern="^(cpu|gpu)$")
 

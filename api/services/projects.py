@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -61,11 +63,46 @@ def create_token(session: Session, project_name: str, token_name: str) -> str:
     return plaintext
 
 
-def authenticate(session: Session, plaintext: str) -> Principal:
+class PrincipalCache:
+    """Recently verified tokens, per API process, for `ttl_s` seconds. Clients poll all day with the same token;
+    skipping its lookup takes one query off every poll. The price: a revoked token keeps working on a process
+    that verified it for at most `ttl_s` more seconds. Only successes are cached, so a new token works at once."""
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token_hash: str) -> Principal | None:
+        if self.ttl_s <= 0:
+            return None
+        with self._lock:
+            hit = self._entries.get(token_hash)
+        if hit is None or time.monotonic() - hit[0] > self.ttl_s:
+            return None
+        return hit[1]
+
+    def put(self, token_hash: str, who: Principal) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # crude but bounded; the next polls repopulate it
+            self._entries[token_hash] = (time.monotonic(), who)
+
+
+def authenticate(session: Session, plaintext: str, cache: PrincipalCache | None = None) -> Principal:
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > _MAX_TOKEN_CHARS:
         raise Unauthorized("invalid API token")
-    found = tokens.find_active(session, hash_token(plaintext))
+    digest = hash_token(plaintext)
+    if cache is not None and (who := cache.get(digest)) is not None:
+        return who
+    found = tokens.find_active(session, digest)
     if found is None:
         raise Unauthorized("invalid or revoked API token")
     token, project = found
-    return Principal(project_id=project.id, project_name=project.name, token_id=token.id)
+    who = Principal(project_id=project.id, project_name=project.name, token_id=token.id)
+    if cache is not None:
+        cache.put(digest, who)
+    return who
