@@ -93,7 +93,7 @@ def submit_local(
             input_format=fmt,
             filename=filename,
             idempotency_key=None,
-            name=filename if plugin.keeps_input_filename else None,
+            name=None if plugin.identifiable_input else filename,
             priority=0,
             device=device,
             token_id=None,

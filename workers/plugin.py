@@ -87,8 +87,9 @@ class DomainPlugin(Protocol):
         """Items per shard; None = the `shard_size` setting. Domains with heavy items (DICOM) use smaller shards."""
         ...
 
-    # False where an uploaded file name may itself identify a patient ("DOE_JOHN.zip"): it is then not stored.
-    keeps_input_filename: bool
+    # True where the upload identifies patients (DICOM; even its file name, "DOE_JOHN.zip"): the name is not
+    # stored, and the stored input is deleted once every job reading it has ended (the sweeper purges it).
+    identifiable_input: bool
 
     def detect_format(self, filename: str | None, head: bytes, params: BaseModel) -> str:
         """Input format name from the file name, the first bytes and the parameters; raises InvalidInput."""

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from api.errors import EmptyInput, UnknownDomain, params_error
 from core.artifacts import StoredArtifact
 from core.enums import AuditAction, Device, JobStatus
-from core.errors import IdempotencyKeyReused, InvalidInput, MedsieveError
+from core.errors import IdempotencyKeyReused, InvalidInput, MedsieveError, ServiceUnavailable
 from core.hashing import sha256_json
 from core.settings import get_settings
 from db.models import Job
@@ -191,6 +191,10 @@ def submit_job(
             return _replay(existing, digest)
 
     jobs_repo.ensure_artifact(session, artifact.sha256, artifact.size_bytes)
+    if not artifact.path.is_file():
+        # The sweeper purged these very bytes (an ended job's identifiable input) between our write and the row
+        # lock we now hold; the client's retry writes the file again.
+        raise ServiceUnavailable("the upload collided with the clean-up of an identical earlier input; retry")
     job = Job(
         id=uuid.uuid4(),
         project_id=project_id,
@@ -204,7 +208,7 @@ def submit_job(
         request_sha256=digest,
         input_sha256=artifact.sha256,
         input_format=fmt,
-        input_filename=filename if plugin.keeps_input_filename else None,
+        input_filename=None if plugin.identifiable_input else filename,
         input_bytes=artifact.size_bytes,
     )
     try:

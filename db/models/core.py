@@ -51,6 +51,9 @@ class Artifact(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the file was deleted from the store (identifiable inputs, after their jobs ended); a new upload
+    # of the same bytes clears it.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Job(Base):

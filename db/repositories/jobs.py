@@ -31,12 +31,12 @@ def get_by_idempotency_key(session: Session, project_id: uuid.UUID, key: str) ->
 
 
 def ensure_artifact(session: Session, sha256: str, size_bytes: int) -> None:
-    """Content-addressed: the same bytes uploaded twice (or concurrently) share one row."""
+    """Content-addressed: the same bytes uploaded twice (or concurrently) share one row. The upsert also takes
+    the row lock, which serializes a submission with the sweeper purging the same bytes (see artifacts repo)."""
     values = {"sha256": sha256, "size_bytes": size_bytes}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(postgresql.insert(Artifact).values(values).on_conflict_do_nothing())
-    else:
-        session.execute(sqlite.insert(Artifact).values(values).on_conflict_do_nothing())
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(Artifact).values(values)
+    session.execute(stmt.on_conflict_do_update(index_elements=[Artifact.sha256], set_={"purged_at": None}))
 
 
 def add(session: Session, job: Job) -> Job:

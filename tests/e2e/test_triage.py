@@ -5,6 +5,7 @@ messages, the thumbnails or the error texts."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from kombu import Connection, Exchange, Queue
 
+from core.artifacts import artifact_path
 from tests.e2e.harness import Stack, accepted, running_stack, submit_file, wait_job, walk
 from tests.triage import dicom_cases
 
@@ -133,6 +135,13 @@ def test_triage_job_scores_codes_and_leaks_nothing(triage_stack: Stack, broker_t
         assert not _leaks(row["message"].encode()), row
     export = client.get(f"/v1/jobs/{job_id}/export", params={"format": "csv"})
     assert export.status_code == 200 and not _leaks(export.content)
+
+    # The identified upload itself is deleted by the sweeper once its only job has ended.
+    stored = artifact_path(triage_stack.data_dir.resolve() / "artifacts", job["input_sha256"])
+    deadline = time.monotonic() + 30
+    while stored.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not stored.exists(), "the identifiable input was not purged after its job ended"
 
 
 def test_stow_rs_job_runs_like_a_zip(triage_stack: Stack) -> None:

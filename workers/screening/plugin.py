@@ -42,7 +42,7 @@ class ScreeningPlugin:
     default_sort: str = "-score"
     export_columns: tuple[str, ...] = EXPORT_COLUMNS
     shard_size: int | None = None
-    keeps_input_filename: bool = True
+    identifiable_input: bool = False
 
     def detect_format(self, filename: str | None, head: bytes, params: BaseModel) -> str:
         return parsers.detect_format(filename, head, params)

@@ -6,6 +6,7 @@
 - Shards `running` for longer than the hard time limit belong to a dead or stuck worker: published again; the
   next claim counts the attempt, so a shard that keeps dying ends as SHARD_FAILED.
 - Messages dead-lettered by RabbitMQ (delivery limit reached) close their shard as failed.
+- Stored inputs that identify patients are deleted once every job reading them has ended (services/purge.py).
 Duplicated publishes are harmless: every task is idempotent.
 """
 
@@ -26,6 +27,7 @@ from db.repositories import execution as repo
 from db.session import unit_of_work
 from workers.celery_app import DLQ_NAME, get_app, queue_name
 from workers.dispatch import INGEST_TASK, SHARD_TASK, publish_ingest, publish_shards, queue_depth
+from workers.services.purge import purge_identifiable_inputs
 from workers.services.shard_runner import fail_shard
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class SweepReport:
     ingests: int = 0
     shards: int = 0
     dead_lettered: int = 0
+    purged: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -86,6 +89,7 @@ def sweep_once(*, recover_all: bool = False) -> SweepReport:
                 repo.mark_shards_dispatched(session, sent, utcnow())
         report.shards += len(sent)
     report.dead_lettered = drain_dead_letters()
+    report.purged = purge_identifiable_inputs()
     if report.ingests or report.shards or report.dead_lettered:
         log.info("sweep: %s", report)
     return report

@@ -43,7 +43,7 @@ class TriagePlugin:
     )
     default_sort: str = "-score"
     export_columns: tuple[str, ...] = EXPORT_COLUMNS
-    keeps_input_filename: bool = False  # "DOE_JOHN_CXR.zip" must not reach the database
+    identifiable_input: bool = True  # names like "DOE_JOHN_CXR.zip" and the DICOM itself identify patients
 
     @property
     def shard_size(self) -> int | None:

@@ -1,0 +1,29 @@
+"""artifact purge
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23 14:14:09.113466
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+
+revision: str = '0003'
+down_revision: str | None = '0002'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('artifacts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('purged_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('artifacts', schema=None) as batch_op:
+        batch_op.drop_column('purged_at')
+
