@@ -109,3 +109,27 @@ def test_not_a_zip_fails_the_input_clearly(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04 but nothing else")
     with pytest.raises(UnsupportedMediaType):
         list(iter_items(path, "zip", PARAMS, max_file_bytes=100))
+
+
+def test_zip_bomb_member_is_oversized_by_declaration_and_by_bytes(tmp_path: Path) -> None:
+    bomb = b"\x00" * (8 << 20)  # 8 MiB of zeros deflates to ~8 KiB: a 1000:1 ratio
+    archive = _zip(tmp_path / "bomb.zip", {"bomb.dcm": bomb, "ok.dcm": b"fine"})
+    assert archive.stat().st_size < 64 << 10
+    items = list(iter_items(archive, "zip", PARAMS, max_file_bytes=1 << 20))
+    assert items[0].error is not None and items[0].error[0] == "OVERSIZED"
+    assert items[1].error is None
+
+    # A forged archive declares 100 bytes for the same member: the declaration passes the ingest check, but the
+    # read never yields more than was declared nor more than the cap, and the mismatch is a corrupt member.
+    raw = bytearray(archive.read_bytes())
+    local = raw.index(b"PK\x03\x04")
+    raw[local + 22 : local + 26] = (100).to_bytes(4, "little")
+    central = raw.index(b"PK\x01\x02")
+    raw[central + 24 : central + 28] = (100).to_bytes(4, "little")
+    forged = tmp_path / "forged.zip"
+    forged.write_bytes(bytes(raw))
+    items = list(iter_items(forged, "zip", PARAMS, max_file_bytes=1 << 20))
+    assert items[0].error is None  # the lie is only found by reading
+    with pytest.raises(MemberError) as info:
+        InputReader(1 << 20).read(forged, items[0].payload)
+    assert info.value.code in ("TRUNCATED", "OVERSIZED")
