@@ -122,8 +122,8 @@ def _system(zip_path: Path, n: int, shard: int, workers: int, tmp: Path) -> dict
             env = service_env(db_url, amqp, tmp / "data", triage_shard_size=str(shard))
             api, base = start_api(env, tmp / "api.log")
             procs.append(api)
-            for w in range(workers):
-                procs.append(start_worker(env, tmp / f"worker{w}.log", concurrency=1, queues="triage.cpu"))
+            # One worker with N prefork children (two workers on one host would share a Celery node name).
+            procs.append(start_worker(env, tmp / "worker.log", concurrency=workers, queues="triage.cpu"))
             token = subprocess.run(
                 [sys.executable, "-m", "cli.main", "token", "create", "--project", "bench"],
                 env=env,
@@ -146,7 +146,7 @@ def _system(zip_path: Path, n: int, shard: int, workers: int, tmp: Path) -> dict
                 "failed": job["counts"]["items_failed"],
                 "wall_s": round(wall, 2),
                 "instances_per_s": round(n / wall, 1),
-                "workers": workers,
+                "worker_processes": workers,
             }
         finally:
             for p in procs:
@@ -160,7 +160,7 @@ def main() -> None:
     ap.add_argument("--shard", type=int, default=64)
     ap.add_argument("--jpeg2000", action="store_true")
     ap.add_argument("--stack", action="store_true", help="Also run the whole product on PostgreSQL + RabbitMQ.")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="Worker processes (prefork children) for --stack.")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from celery.signals import worker_process_init
 
@@ -20,8 +21,24 @@ def _after_fork(**_: object) -> None:
     dispose_engines()
 
 
+_threads_per_child = 0
+
+
+@worker_process_init.connect
+def _share_cores(**_: object) -> None:
+    # N prefork children each running torch on every core would oversubscribe the CPU (N x cores threads): each
+    # child gets its share. torch reads OMP_NUM_THREADS when first imported, which in a child is after this
+    # (pipelines load lazily); an operator's own setting wins.
+    if _threads_per_child:
+        os.environ.setdefault("OMP_NUM_THREADS", str(_threads_per_child))
+
+
 def run_worker(queues: list[str], concurrency: int, pool: str, loglevel: str, sweeper: bool, hostname: str) -> None:
     import workers.tasks  # noqa: F401  (registers the tasks)
+
+    global _threads_per_child
+    if pool == "prefork" and concurrency > 1:
+        _threads_per_child = max(1, (os.cpu_count() or 1) // concurrency)
 
     app = get_app()
     declare_topology(app)

@@ -117,3 +117,12 @@ def test_saliency_shape_and_range(shipped: TriageModel, images28: list[np.ndarra
     assert np.all(heat[:, :50] == 0)
     small = shipped.saliency(images28[-1])
     assert small.shape == (28, 28) and 0.0 <= small.min() <= small.max() <= 1.0
+
+
+def test_batched_saliency_equals_one_at_a_time(shipped: TriageModel, images28: list[np.ndarray]) -> None:
+    films = [images28[0], _upsample(images28[1], (300, 240)), images28[-1]]
+    batched = shipped.saliency_batch(films)
+    for film, heat in zip(films, batched, strict=True):
+        single = shipped.saliency(film)
+        assert heat.shape == film.shape
+        np.testing.assert_allclose(heat, single, atol=1e-5)

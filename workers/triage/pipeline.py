@@ -101,7 +101,15 @@ class TriagePipeline:
         self._score(pending, params)
         model_s = time.perf_counter() - t_model
         results = [self._finish(p, params) for p in pending]
-        timings = {"decode_s": decode_s, "model_s": model_s, "total_s": time.perf_counter() - start}
+        t_saliency = time.perf_counter()
+        self._saliency(pending, params)
+        saliency_s = time.perf_counter() - t_saliency
+        timings = {
+            "decode_s": decode_s,
+            "model_s": model_s,
+            "saliency_s": saliency_s,
+            "total_s": time.perf_counter() - start,
+        }
         return BatchOutcome(results, errors, self.model, self.device, dict(self.packages), timings)
 
     def _prepare(self, item: Item, params: TriageParams, context: JobContext, key: bytes) -> _Pending:
@@ -174,9 +182,6 @@ class TriagePipeline:
             priority = "low"
             p.reasons.append(f"{self.scorer.manifest.positive_label} probability {prob:.3f} < medium {medium:.3f}")
         p.reasons.extend(f"quality: {flag}" for flag in p.flags)
-        saliency = None
-        if params.saliency and priority in ("high", "medium") and row["thumbnail_png"] is not None:
-            saliency = render.overlay_png(p.image, self.scorer.saliency(p.image))
         rank = PRIORITY_RANK[priority]
         row.update(
             model_name=p.model,
@@ -186,6 +191,18 @@ class TriagePipeline:
             score=rank + prob if prob is not None else -1.0,
             quality_flags=";".join(p.flags),
             reasons="; ".join(p.reasons),
-            saliency_png=saliency,
+            saliency_png=None,
         )
         return row
+
+    def _saliency(self, pending: list[_Pending], params: TriageParams) -> None:
+        """Grad-CAM overlays for the flagged (high/medium) instances of the shard, in one batched pass. Not for
+        instances without a thumbnail (burned-in risk): the overlay shows the pixels too."""
+        if not params.saliency:
+            return
+        flagged = [p for p in pending if p.row["priority"] in ("high", "medium") and p.row["thumbnail_png"] is not None]
+        if not flagged:
+            return
+        heats = self.scorer.saliency_batch([p.image for p in flagged])
+        for p, heat in zip(flagged, heats, strict=True):
+            p.row["saliency_png"] = render.overlay_png(p.image, heat)
