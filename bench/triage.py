@@ -87,7 +87,7 @@ def _loop(paths: list[Path], model: Any) -> float:
     return time.perf_counter() - t0
 
 
-def _pipeline(zip_path: Path, n: int, shard: int, data_dir: Path) -> tuple[float, dict[str, int]]:
+def _pipeline(zip_path: Path, n: int, shard: int, data_dir: Path, saliency: bool) -> tuple[float, dict[str, int]]:
     os.environ["MEDSIEVE_DATA_DIR"] = str(data_dir)  # the de-identification key file lives there
     from core.settings import reset_settings_cache
 
@@ -97,7 +97,7 @@ def _pipeline(zip_path: Path, n: int, shard: int, data_dir: Path) -> tuple[float
     from workers.triage.pipeline import TriagePipeline
 
     pipeline = TriagePipeline("cpu")
-    params = TriageParams()
+    params = TriageParams(saliency=saliency)
     context = JobContext(uuid.uuid4(), uuid.uuid4(), zip_path)
     items = [Item(i, None, {"m": i}) for i in range(n)]
     priorities: dict[str, int] = {}
@@ -159,6 +159,9 @@ def main() -> None:
     ap.add_argument("--side", type=int, default=512)
     ap.add_argument("--shard", type=int, default=64)
     ap.add_argument("--jpeg2000", action="store_true")
+    ap.add_argument(
+        "--no-saliency", action="store_true", help="Pipeline without Grad-CAM overlays (every film here is flagged)."
+    )
     ap.add_argument("--stack", action="store_true", help="Also run the whole product on PostgreSQL + RabbitMQ.")
     ap.add_argument("--workers", type=int, default=2, help="Worker processes (prefork children) for --stack.")
     ap.add_argument("--json", type=Path, default=None)
@@ -181,7 +184,7 @@ def main() -> None:
         model = load_model(device="cpu")
         model.predict([np.zeros((args.side, args.side), np.float32)])  # warm-up outside the timings
         loop_s = _loop(paths, model)
-        pipe_s, priorities = _pipeline(zip_path, args.instances, args.shard, tmp / "data")
+        pipe_s, priorities = _pipeline(zip_path, args.instances, args.shard, tmp / "data", not args.no_saliency)
         figures: dict[str, Any] = {
             "instances": args.instances,
             "matrix": f"{args.side}x{args.side}",
@@ -191,6 +194,7 @@ def main() -> None:
             "pipeline_instances_per_s": round(args.instances / pipe_s, 1),
             "ratio_pipeline_over_loop": round(loop_s / pipe_s, 2),
             "pipeline_priorities": priorities,
+            "pipeline_saliency": not args.no_saliency,
             "device": "cpu",
             "torch_threads": torch.get_num_threads(),
             "cpus": os.cpu_count(),
