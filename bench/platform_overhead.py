@@ -21,6 +21,7 @@ import multiprocessing as mp
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -151,7 +152,9 @@ def _run(args: argparse.Namespace, tmp: Path, db_url: str, amqp: str, procs: lis
     tokens = [
         subprocess.run(
             [
-                str(Path(shutil.which("medsieve") or "medsieve")),
+                sys.executable,
+                "-m",
+                "cli.main",
                 "token",
                 "create",
                 "--project",
