@@ -16,7 +16,7 @@ LOCAL_PROJECT = "local"
 # The summary table's columns per domain; the export holds every column.
 _SUMMARY_COLUMNS = {
     "screening": ("item_key", "canonical_smiles", "score", "mw", "clogp", "tpsa", "lipinski_violations"),
-    "triage": ("item_index", "modality", "body_part", "priority", "probability", "quality_flags", "reasons"),
+    "triage": ("item_index", "modality", "body_part", "view_position", "priority", "probability", "quality_flags"),
 }
 
 
@@ -164,7 +164,7 @@ def _export(job_id: uuid.UUID, path: Path) -> None:
 def _print_summary(job: dict[str, Any], top_rows: list[dict[str, Any]], errors: dict[str, int], out: Path) -> None:
     c = job["counts"]
     console.print(
-        f"\njob [bold]{job['id']}[/] {job['status']}: {c['items_succeeded']} scored, {c['items_failed']} item errors"
+        f"\njob [bold]{job['id']}[/] {job['status']}: {c['items_succeeded']} results, {c['items_failed']} item errors"
         f" in {job.get('elapsed_s') or 0:.1f} s ({job.get('throughput_items_per_s') or 0:,.0f} items/s)"
     )
     if job.get("error_message"):
