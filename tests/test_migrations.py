@@ -125,3 +125,24 @@ def test_models_match_migrations(engine: Engine, empty_db_url: str) -> None:
     upgrade(empty_db_url)
     diff = _schema_diff(engine)
     assert diff == [], "models and migrations disagree; generate a revision:\n" + "\n".join(map(str, diff))
+
+
+def test_audit_events_are_append_only(engine: Engine, empty_db_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    upgrade(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO audit_events (action, details, created_at) VALUES ('job.submit', '{}', :t)"),
+            {"t": "2026-11-23T00:00:00+00:00"},
+        )
+    for statement in (
+        "UPDATE audit_events SET action = 'rewritten'",
+        "DELETE FROM audit_events",
+        *(["TRUNCATE audit_events"] if engine.dialect.name == "postgresql" else []),
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT action FROM audit_events")).scalars().all() == ["job.submit"]

@@ -167,7 +167,8 @@ class Provenance(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: the code never updates or deletes these rows."""
+    """Append-only: the code never updates or deletes these rows, and triggers (migration 0004) make the
+    database refuse UPDATE, DELETE and TRUNCATE."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_project_created", "project_id", "created_at"),)
