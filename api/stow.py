@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import IO
 
 from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from api.errors import EmptyInput, MalformedBody
-from api.uploads import PendingUpload, check_content_length
+from api.uploads import PartCallbacks, PendingUpload, check_content_length
 from core.errors import BadRequest, UnsupportedMediaType
 
 DICOM_PART_TYPE = b"application/dicom"
@@ -41,16 +41,15 @@ class _Sink:
         return None
 
 
-class _StowParts:
+class _StowParts(PartCallbacks):
     def __init__(self, max_parts: int) -> None:
+        super().__init__()
         self.max_parts = max_parts
         self.sink = _Sink()
         self.archive = zipfile.ZipFile(self.sink, "w", compression=zipfile.ZIP_STORED)
         self.parts = 0
         self.ended = False
         self._member: IO[bytes] | None = None
-        self._header_name = bytearray()
-        self._header_value = bytearray()
         self._part_type = b""
 
     def on_part_begin(self) -> None:
@@ -59,17 +58,9 @@ class _StowParts:
             raise BadRequest(f"too many instances in one STOW-RS request (at most {self.max_parts})")
         self._part_type = b""
 
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        if bytes(self._header_name).strip().lower() == b"content-type":
-            self._part_type = bytes(self._header_value).split(b";", 1)[0].strip().lower()
-        self._header_name.clear()
-        self._header_value.clear()
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name == b"content-type":
+            self._part_type = value.split(b";", 1)[0].strip().lower()
 
     def on_headers_finished(self) -> None:
         if self._part_type and self._part_type != DICOM_PART_TYPE:
@@ -107,19 +98,7 @@ async def read_stow(request: Request, root: Path, max_bytes: int, max_parts: int
     check_content_length(request, max_bytes)
     upload = PendingUpload(root, max_bytes)
     parts = _StowParts(max_parts)
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": parts.on_part_begin,
-            "on_part_data": parts.on_part_data,
-            "on_part_end": parts.on_part_end,
-            "on_header_field": parts.on_header_field,
-            "on_header_value": parts.on_header_value,
-            "on_headers_finished": parts.on_headers_finished,
-            "on_header_end": parts.on_header_end,
-            "on_end": parts.on_end,
-        },
-    )
+    parser = parts.parser(boundary)
 
     async def drain() -> None:
         if parts.sink.buffer:

@@ -116,10 +116,49 @@ class MultipartUpload:
     filename: str | None = None
 
 
-class _Parts:
+class PartCallbacks:
+    """The MultipartParser callbacks every body shape shares: part headers collected into on_header(name,
+    value). Subclasses add the part and data callbacks they need; parser() wires whichever exist."""
+
+    _CALLBACKS = (
+        "on_part_begin",
+        "on_part_data",
+        "on_part_end",
+        "on_header_field",
+        "on_header_value",
+        "on_header_end",
+        "on_headers_finished",
+        "on_end",
+    )
+
+    def __init__(self) -> None:
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.on_header(bytes(self._header_name).strip().lower(), bytes(self._header_value))
+        self._header_name.clear()
+        self._header_value.clear()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """One complete part header; `name` lower-cased."""
+
+    def parser(self, boundary: bytes) -> MultipartParser:
+        callbacks = {name: getattr(self, name) for name in self._CALLBACKS if hasattr(self, name)}
+        return MultipartParser(boundary, callbacks)  # type: ignore[arg-type]  # a TypedDict built by name
+
+
+class _Parts(PartCallbacks):
     """MultipartParser callbacks. They cannot await, so file bytes are queued and written after each feed."""
 
     def __init__(self, root: Path, max_bytes: int, on_file_start: Callable[[dict[str, str]], None] | None) -> None:
+        super().__init__()
         self.root = root
         self.max_bytes = max_bytes
         self.on_file_start = on_file_start
@@ -127,8 +166,6 @@ class _Parts:
         self.pending_file_data: list[bytes] = []
         self.ended = False
         self._parts = 0
-        self._header_name = bytearray()
-        self._header_value = bytearray()
         self._disposition = b""
         self._field: str | None = None  # name of the current non-file part
         self._field_data = bytearray()
@@ -143,17 +180,9 @@ class _Parts:
         if self._parts > MAX_PARTS:
             raise BadRequest(f"too many multipart parts (at most {MAX_PARTS})")
 
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        if bytes(self._header_name).lower() == b"content-disposition":
-            self._disposition = bytes(self._header_value)
-        self._header_name.clear()
-        self._header_value.clear()
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name == b"content-disposition":
+            self._disposition = value
 
     def on_headers_finished(self) -> None:
         _kind, options = parse_options_header(self._disposition)
@@ -211,19 +240,7 @@ async def read_multipart(
     body_cap = max_bytes + MAX_PARTS * (MAX_FIELD_BYTES + 8 * 1024)
     check_content_length(request, body_cap)
     parts = _Parts(root, max_bytes, on_file_start)
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": parts.on_part_begin,
-            "on_part_data": parts.on_part_data,
-            "on_part_end": parts.on_part_end,
-            "on_header_field": parts.on_header_field,
-            "on_header_value": parts.on_header_value,
-            "on_header_end": parts.on_header_end,
-            "on_headers_finished": parts.on_headers_finished,
-            "on_end": parts.on_end,
-        },
-    )
+    parser = parts.parser(boundary)
     received = 0
     try:
         async for chunk in request.stream():
