@@ -68,3 +68,8 @@ class TriageParams(BaseModel):
         ):
             raise ValueError("medium_threshold must not exceed high_threshold")
         return self
+
+
+def as_params(params: BaseModel) -> TriageParams:
+    """The runner hands pipelines the validated model of the plug-in; anything else is re-validated."""
+    return params if isinstance(params, TriageParams) else TriageParams.model_validate(params.model_dump())

@@ -8,10 +8,8 @@ a header value). Scoring is batched over the shard's routed instances.
 
 from __future__ import annotations
 
-import logging
 import platform
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +31,7 @@ from workers.triage.dicom.pixels import decode_image, quality_flags
 from workers.triage.dicom.thumbnail import png_thumbnail
 from workers.triage.keys import project_key
 from workers.triage.model.runtime import TriageModel, load_model
-from workers.triage.params import TriageParams
+from workers.triage.params import TriageParams, as_params
 from workers.triage.routing import route
 
 PRIORITY_RANK = {"high": 3, "medium": 2, "low": 1, "not_scored": 0}
@@ -69,33 +67,29 @@ class TriagePipeline:
             "numpy": np.__version__,
             "python": platform.python_version(),
         }
-        # pydicom reports odd values through warnings and its logger, with the value in the text: silence both so
-        # no header value can reach a log. Our own per-item codes say what was wrong.
+        # Value validation on read only produces warnings (which the DICOM layer drops, as they can echo header
+        # values); skip the work. Our own per-item codes say what was wrong.
         pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
-        logging.getLogger("pydicom").setLevel(logging.CRITICAL)
 
     def run(self, items: Sequence[Item], params: BaseModel, context: JobContext | None = None) -> BatchOutcome:
-        if not isinstance(params, TriageParams):
-            params = TriageParams.model_validate(params.model_dump())
+        params = as_params(params)
         if context is None:
             raise ValueError("the triage pipeline needs the job context (input path, project)")
         key = project_key(context.project_id)
         start = time.perf_counter()
         errors: list[ItemFailure] = []
         pending: list[_Pending] = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for item in items:
-                if item.error is not None:
-                    errors.append(ItemFailure(item.index, item.key, item.error[0], item.error[1]))
-                    continue
-                try:
-                    pending.append(self._prepare(item, params, context, key))
-                except (DicomItemError, MemberError) as exc:
-                    errors.append(ItemFailure(item.index, item.key, exc.code, exc.message))
-                except Exception as exc:  # a bad item never fails its batch; the type only, never the text
-                    message = f"unexpected {type(exc).__name__} while reading the instance"
-                    errors.append(ItemFailure(item.index, item.key, ItemErrorCode.PROCESSING_ERROR.value, message))
+        for item in items:
+            if item.error is not None:
+                errors.append(ItemFailure(item.index, item.key, item.error[0], item.error[1]))
+                continue
+            try:
+                pending.append(self._prepare(item, params, context, key))
+            except (DicomItemError, MemberError) as exc:
+                errors.append(ItemFailure(item.index, item.key, exc.code, exc.message))
+            except Exception as exc:  # a bad item never fails its batch; the type only, never the text
+                message = f"unexpected {type(exc).__name__} while reading the instance"
+                errors.append(ItemFailure(item.index, item.key, ItemErrorCode.PROCESSING_ERROR.value, message))
         decode_s = time.perf_counter() - start
         t_model = time.perf_counter()
         self._score(pending, params)

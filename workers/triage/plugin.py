@@ -15,15 +15,11 @@ from db.models.triage import TriageResult
 from db.repositories import triage as triage_repo
 from workers.plugin import DomainPlugin, Item, Pipeline
 from workers.triage import containers
-from workers.triage.params import TriageParams
+from workers.triage.params import TriageParams, as_params
 
 _NOT_EXPORTED = frozenset({"id", "job_id", "shard_id", "thumbnail_png", "saliency_png"})
 EXPORT_COLUMNS = tuple(c.name for c in TriageResult.__table__.columns if c.name not in _NOT_EXPORTED)
 SORT_COLUMNS = ("score", "probability", "priority_rank", "rows", "cols", "item_index")
-
-
-def _params(params: BaseModel) -> TriageParams:
-    return params if isinstance(params, TriageParams) else TriageParams.model_validate(params.model_dump())
 
 
 class TriagePlugin:
@@ -50,10 +46,10 @@ class TriagePlugin:
         return get_settings().triage_shard_size
 
     def detect_format(self, filename: str | None, head: bytes, params: BaseModel) -> str:
-        return containers.detect_format(filename, head, _params(params))
+        return containers.detect_format(filename, head, as_params(params))
 
     def iter_items(self, path: Path, fmt: str, params: BaseModel) -> Iterator[Item]:
-        return containers.iter_items(path, fmt, _params(params), max_file_bytes=get_settings().triage_max_file_bytes)
+        return containers.iter_items(path, fmt, as_params(params), max_file_bytes=get_settings().triage_max_file_bytes)
 
     def load_pipeline(self, device: str) -> Pipeline:
         from workers.triage.pipeline import TriagePipeline
