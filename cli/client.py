@@ -28,7 +28,7 @@ _URL_OPT = typer.Option(None, "--api", help="API base URL (default MEDSIEVE_API_
 _JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
 
 
-def _client(api: str | None, token: str | None) -> httpx.Client:
+def api_client(api: str | None, token: str | None) -> httpx.Client:
     from core.settings import get_settings
 
     s = get_settings()
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         if device:
             data["device"] = device
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        with _client(api, token) as client, as_upload(file) as upload, upload.open("rb") as fh:
+        with api_client(api, token) as client, as_upload(file) as upload, upload.open("rb") as fh:
             job = _request(client, "POST", "/v1/jobs", data=data, files={"file": (upload.name, fh)}, headers=headers)
             if not wait:
                 print_json(job) if json_out else console.print(f"submitted job [bold]{job['id']}[/] ({job['status']})")
@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = _JSON_OPT,
     ) -> None:
         """Show a job's state, counts, throughput and ETA."""
-        with _client(api, token) as client:
+        with api_client(api, token) as client:
             if wait:
                 job = wait_with_progress(lambda: _request(client, "GET", f"/v1/jobs/{job_id}"), quiet=json_out)
             else:
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         query: dict[str, Any] = {"limit": limit}
         if status_filter:
             query["status"] = status_filter
-        with _client(api, token) as client:
+        with api_client(api, token) as client:
             page = _request(client, "GET", "/v1/jobs", params=query)
         if json_out:
             print_json(page)
@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = _JSON_OPT,
     ) -> None:
         """Print the top results, or export all of them with -o."""
-        with _client(api, token) as client:
+        with api_client(api, token) as client:
             if output is None:
                 query: dict[str, Any] = {"limit": top}
                 if sort:
@@ -180,7 +180,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = _JSON_OPT,
     ) -> None:
         """List per-item errors of a job."""
-        with _client(api, token) as client:
+        with api_client(api, token) as client:
             page = _request(client, "GET", f"/v1/jobs/{job_id}/errors", params={"limit": limit})
         if json_out:
             print_json(page)
@@ -195,6 +195,6 @@ def register(app: typer.Typer) -> None:
         json_out: bool = _JSON_OPT,
     ) -> None:
         """Cancel a job: no further shards run."""
-        with _client(api, token) as client:
+        with api_client(api, token) as client:
             job = _request(client, "POST", f"/v1/jobs/{job_id}/cancel")
         print_json(job) if json_out else console.print(f"job {job['id']} is {job['status']}")

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         token: str | None = typer.Option(None, "--token", help="API token (default MEDSIEVE_API_TOKEN)."),
     ) -> None:
         """Receive studies over DICOM C-STORE and submit each, once stable, as a triage job."""
-        from cli.client import _client
+        from cli.client import api_client
         from core.settings import get_settings
         from workers.triage.keys import server_secret
         from workers.triage.scp import StudySpool, Submitter, start_listener
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
             fail(f"--params is not valid JSON: {exc}")
         settings = get_settings()
         spool = StudySpool(settings.data_dir.resolve() / "cstore-spool", server_secret(), stable_s)
-        with _client(api, token) as client:
+        with api_client(api, token) as client:
             submitter = Submitter(spool, client, params)
             server = start_listener(spool, host, port, ae_title)
             console.print(f"listening for C-STORE as {ae_title} on {host}:{port}; studies go out after {stable_s} s")
