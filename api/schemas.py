@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -125,6 +125,8 @@ class ProvenanceOut(BaseModel):
     host: str
     device: str
     timings: dict[str, Any]
+    # Each model behind the results when several contributed (name, version, sha256); model_* is their combination.
+    components: list[dict[str, Any]] = []
     created_at: datetime
 
 
@@ -167,3 +169,35 @@ class Worklist(BaseModel):
     total_studies: int
     offset: int
     limit: int
+
+
+class HitsPage(BaseModel):
+    """A screening job's top hits by composite score (see README, Ranking)."""
+
+    job_id: uuid.UUID
+    status: str
+    k: int
+    items: list[dict[str, Any]]
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["sdf"] = "sdf"
+    sort: str | None = Field(default=None, max_length=64)
+    filters: list[str] = Field(default_factory=list, max_length=16)
+    limit: int | None = Field(default=None, ge=1, le=10_000_000)
+
+
+class ExportOut(BaseModel):
+    id: uuid.UUID
+    job_id: uuid.UUID
+    format: str
+    status: str
+    records: int | None
+    size_bytes: int | None
+    sha256: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    download_url: str | None = None

@@ -15,7 +15,7 @@ LOCAL_PROJECT = "local"
 # Columns worth a glance in a terminal; the export has all of them.
 # The summary table's columns per domain; the export holds every column.
 _SUMMARY_COLUMNS = {
-    "screening": ("item_key", "canonical_smiles", "score", "mw", "clogp", "tpsa", "lipinski_violations"),
+    "screening": ("item_key", "canonical_smiles", "score", "qed", "similarity", "activity", "alert_count", "mw"),
     "triage": ("item_index", "modality", "body_part", "view_position", "priority", "probability", "quality_flags"),
 }
 
@@ -172,7 +172,8 @@ def _print_summary(job: dict[str, Any], top_rows: list[dict[str, Any]], errors: 
     if top_rows:
         ranked = [{"rank": i + 1, **row} for i, row in enumerate(top_rows)]
         wanted = _SUMMARY_COLUMNS.get(job["domain"], tuple(top_rows[0])[:7])
-        cols = ["rank", *[c for c in wanted if c in top_rows[0]]]
+        # Columns a job did not compute (no references, no activity model) stay out of the table.
+        cols = ["rank", *[c for c in wanted if any(r.get(c) is not None for r in top_rows)]]
         console.print(rows_table(ranked, cols, title=f"top {len(top_rows)} by score"))
     if errors:
         console.print("item errors by code: " + ", ".join(f"{k}={v}" for k, v in sorted(errors.items())))

@@ -54,6 +54,9 @@ class ItemErrorCode(StrEnum):
     SHARD_FAILED = "SHARD_FAILED"  # the item's shard exhausted its attempts (poison, crashes)
     TIMEOUT = "TIMEOUT"  # the item's shard exceeded the hard time limit
     CANCELLED = "CANCELLED"
+    # Screening.
+    STANDARDIZE_ERROR = "STANDARDIZE_ERROR"  # MolStandardize failed or left no heavy atoms
+    FILTERED = "FILTERED"  # dropped by the job's filters (filters.mode = "drop"); the message lists the reasons
     # Triage (DICOM). Checked from the header before any pixel is decoded.
     NOT_DICOM = "NOT_DICOM"  # no DICM magic and no parseable dataset
     TRUNCATED = "TRUNCATED"  # the file ends inside an element or the pixel data is short
@@ -73,5 +76,6 @@ class AuditAction(StrEnum):
     job_submit = "job.submit"
     job_cancel = "job.cancel"
     job_export = "job.export"
+    model_register = "model.register"
     token_create = "token.create"
     project_create = "project.create"

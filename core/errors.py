@@ -54,6 +54,12 @@ class InvalidInput(MedsieveError):
     code = "INVALID_INPUT"
 
 
+class InvalidParameters(InvalidInput):
+    """Job parameters that only a worker can check (chemistry in SMARTS or reference SMILES)."""
+
+    code = "INVALID_PARAMETERS"
+
+
 class RateLimited(MedsieveError):
     status_code = 429
     code = "RATE_LIMITED"

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     shared_data_dir: Path = Path("../shared/data")
 
     max_upload_bytes: int = 2 * 1024**3
+    max_export_bytes: int = 64 * 1024**3  # an SDF export written by a worker
     max_items_per_job: int = 10_000_000
     max_record_chars: int = 100_000
     shard_size: int = 2_000
@@ -43,6 +44,12 @@ class Settings(BaseSettings):
     api_token: str = ""  # client side: bearer token for the CLI
     log_level: str = "INFO"
     log_json: bool = False
+    # "json": one JSON object per line with job_id/shard_id/task_id fields (MEDSIEVE_LOG_JSON=true is the same).
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    # Metrics read from the database and the broker at scrape time are reused for this long (scrape storms).
+    metrics_cache_s: float = Field(default=5.0, ge=0)
+    # A worker serves its own /metrics (GPU memory) on this port; 0 = off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     # Per-token poll limiter: sustained requests/s and burst.
     rate_limit_rps: float = 200.0
     rate_limit_burst: int = 400
@@ -60,6 +67,12 @@ class Settings(BaseSettings):
     triage_max_file_bytes: int = Field(default=512 * 1024**2, ge=1024)
     # A model folder (manifest.json + weights); None = the shipped pneumonia-v1. Loaded by every triage worker.
     triage_model_dir: Path | None = None
+    # Screening: how many top hits per job get an RDKit SVG drawing at job end (0 = none).
+    screening_depict_top: int = Field(default=100, ge=0, le=10_000)
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json or self.log_format == "json"
 
     @property
     def embedded(self) -> bool:

@@ -13,6 +13,7 @@ from workers.celery_app import EXCHANGE, get_app, queue_name
 
 INGEST_TASK = "medsieve.ingest"
 SHARD_TASK = "medsieve.shard"
+SCREENING_EXPORT_TASK = "medsieve.screening.export"
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,20 @@ def publish_ingest(job_id: uuid.UUID, domain: str) -> None:
     get_app().send_task(
         INGEST_TASK,
         args=[str(job_id)],
+        queue=queue,
+        exchange=EXCHANGE.name,
+        routing_key=queue,
+        retry=True,
+        retry_policy=_RETRY_POLICY,
+    )
+
+
+def publish_screening_export(export_id: uuid.UUID) -> None:
+    """An SDF export needs RDKit, so a screening CPU worker writes it."""
+    queue = queue_name("screening", "cpu")
+    get_app().send_task(
+        SCREENING_EXPORT_TASK,
+        args=[str(export_id)],
         queue=queue,
         exchange=EXCHANGE.name,
         routing_key=queue,

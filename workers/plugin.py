@@ -50,6 +50,8 @@ class BatchOutcome:
     device: str
     packages: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    # Every model behind the results when more than one contributed (`model` then names the combination).
+    components: list[ModelInfo] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from core.enums import ItemErrorCode
 from core.errors import TransientError
 from core.settings import get_settings
 from workers.celery_app import get_app
-from workers.dispatch import INGEST_TASK, SHARD_TASK
+from workers.dispatch import INGEST_TASK, SCREENING_EXPORT_TASK, SHARD_TASK
 from workers.services import ingest, shard_runner
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,21 @@ def shard_task(self: Task, shard_id: int) -> str:
         return "failed"
     log.debug("shard: %s", outcome, extra={"shard_id": shard_id})
     return outcome
+
+
+@app.task(name=SCREENING_EXPORT_TASK, bind=True, acks_late=True)
+def screening_export_task(self: Task, export_id: str) -> str:
+    # RDKit loads only in workers that run an export; the claim in run_export makes a redelivery a no-op.
+    from workers.screening.export_sdf import run_export
+
+    try:
+        return run_export(uuid.UUID(export_id))
+    except Exception as exc:
+        if _is_transient(exc):
+            raise self.retry(
+                exc=exc, countdown=_backoff(self.request.retries), max_retries=get_settings().transient_retry_max
+            ) from exc
+        raise
 
 
 def _safe_note(shard_id: Any, message: str) -> None:

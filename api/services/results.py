@@ -87,7 +87,7 @@ def parse_filters(plugin: DomainPlugin, raw_filters: Sequence[str]) -> list[Filt
     return parsed
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN/inf
     if isinstance(value, datetime):
@@ -140,9 +140,9 @@ def results_page(
     if more and rows:
         last = rows[-1]._mapping
         next_cursor = cursors.encode(
-            {"s": sort_text(order), "v": _jsonable(last[order.column]), "i": int(last["item_index"])}
+            {"s": sort_text(order), "v": jsonable(last[order.column]), "i": int(last["item_index"])}
         )
-    items = [{c: _jsonable(r._mapping[c]) for c in columns} for r in rows]
+    items = [{c: jsonable(r._mapping[c]) for c in columns} for r in rows]
     return ResultsPage(items=items, next_cursor=next_cursor, sort=sort_text(order), columns=columns)
 
 
@@ -190,6 +190,7 @@ def provenance_page(session: Session, job: Job, *, cursor: str | None, limit: in
             host=p.host,
             device=p.device,
             timings=p.timings,
+            components=p.components or [],
             created_at=p.created_at,
         )
         for p, shard in rows

@@ -26,6 +26,7 @@ from core.settings import get_settings
 from db.models import Job
 from db.repositories import audit
 from db.repositories import jobs as jobs_repo
+from db.repositories import registry as registry_repo
 from workers.domains import available_domains, get_plugin
 from workers.plugin import DomainPlugin
 
@@ -147,6 +148,22 @@ def _replay(existing: Job, request_sha256: str) -> SubmitOutcome:
     return SubmitOutcome(existing, created=False)
 
 
+def pin_models(session: Session, project_id: uuid.UUID, normalized: dict[str, Any]) -> dict[str, Any]:
+    """A job naming a registered model must find it in its own project (422 otherwise), and an unversioned
+    reference is pinned to today's latest version, so every shard of the job uses the same weights."""
+    activity = normalized.get("activity")
+    if not isinstance(activity, dict):
+        return normalized
+    model = registry_repo.get(session, project_id, activity["model"], activity.get("version"))
+    if model is None:
+        which = f"version {activity['version']!r}" if activity.get("version") else "any version"
+        raise InvalidInput(f"activity.model: no model {activity['model']!r} ({which}) is registered in this project")
+    task = activity.get("task")
+    if task is not None and task not in model.tasks:
+        raise InvalidInput(f"activity.task: model {model.name!r} has no task {task!r}", details={"tasks": model.tasks})
+    return {**normalized, "activity": {**activity, "version": model.version}}
+
+
 def submit_job(
     session: Session,
     *,
@@ -166,7 +183,7 @@ def submit_job(
     `input_format=None` asks the plug-in to detect it from the file name and the artifact's first bytes."""
     plugin = load_plugin(domain)
     params = validate_parameters(plugin, parameters)
-    normalized = params.model_dump(mode="json")
+    normalized = pin_models(session, project_id, params.model_dump(mode="json"))
     device = normalize_device(device)
     priority = normalize_priority(priority)
     name = normalize_name(name)

@@ -11,7 +11,8 @@ from db.models.core import (
     Shard,
     ShardInput,
 )
-from db.models.screening import ScreeningResult
+from db.models.registry import RegisteredModel
+from db.models.screening import ScreeningDepiction, ScreeningExport, ScreeningResult
 from db.models.triage import TriageResult
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "Job",
     "Project",
     "Provenance",
+    "RegisteredModel",
+    "ScreeningDepiction",
+    "ScreeningExport",
     "ScreeningResult",
     "Shard",
     "ShardInput",

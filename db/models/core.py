@@ -163,6 +163,9 @@ class Provenance(Base):
     host: Mapped[str] = mapped_column(String(255))
     device: Mapped[str] = mapped_column(String(64))
     timings: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # Every model that contributed when there is more than one (screening: ADMET-AI + a user model), each with
+    # name, version and sha256; model_* above then describe the combination.
+    components: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.enums import JobStatus, ShardStatus
@@ -94,9 +95,15 @@ def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]])
         table = model.__table__.name  # type: ignore[attr-defined]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         quoted = ", ".join(f'"{c}"' for c in columns)
+        # COPY needs JSON values wrapped; which columns are JSON is known from the table, not guessed per value.
+        json_at = [i for i, c in enumerate(columns) if isinstance(model.__table__.c[c].type, JSON)]  # type: ignore[attr-defined]
         with cursor.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row([row[c] for c in columns])
+                values = [row[c] for c in columns]
+                for i in json_at:
+                    if values[i] is not None:
+                        values[i] = Jsonb(values[i])
+                copy.write_row(values)
         return
     session.execute(insert(model), rows)
 

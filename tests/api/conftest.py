@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import PLATFORM_SCREENING
+
 pytestmark = pytest.mark.postgres
 
 CLOSED_BROKER = "amqp://guest:guest@127.0.0.1:1//"
@@ -38,6 +40,7 @@ class Api:
     def submit_inline(
         self, items: list[Any] | None = None, headers: dict[str, str] | None = None, **fields: Any
     ) -> Any:
+        fields["parameters"] = {**PLATFORM_SCREENING, **fields.get("parameters", {})}
         body = {"domain": "screening", "items": items or ["CCO", "c1ccccc1"], **fields}
         return self.client.post("/v1/jobs", json=body, headers={**self.headers, **(headers or {})})
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 
 def test_inline_json_items_become_a_jsonl_artifact(api: Api) -> None:
     items = ["CCO", {"smiles": "c1ccccc1", "id": "benzene"}]
-    r = api.submit_inline(items, name="  inline run ", priority=3, parameters={"rank_by": "qed"})
+    r = api.submit_inline(items, name="  inline run ", priority=3, parameters={"admet": False})
     assert r.status_code == 202, r.text
     body = r.json()
     assert r.headers["Location"] == f"/v1/jobs/{body['id']}"
@@ -31,7 +31,7 @@ def test_inline_json_items_become_a_jsonl_artifact(api: Api) -> None:
     path = artifact_path(api.data_dir.resolve() / "artifacts", body["input_sha256"])
     assert path.read_bytes() == expected
     # Parameters are stored normalized (defaults filled in) so equal requests hash equally.
-    assert body["parameters"]["rank_by"] == "qed" and "input_format" in body["parameters"]
+    assert body["parameters"]["admet"] is False and "input_format" in body["parameters"]
 
     from db.models import Artifact, AuditEvent
     from db.session import unit_of_work

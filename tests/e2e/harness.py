@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from bench.processes import Proc, service_env, start_api, start_worker
+from tests.helpers import PLATFORM_SCREENING
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 SHARD_SIZE = 2000
@@ -157,6 +158,8 @@ def submit_file(
 ) -> httpx.Response:
     """A multipart upload: form fields first (the server validates them before the file streams), then the file."""
     data = {"domain": domain}
+    if domain == "screening":
+        parameters = {**PLATFORM_SCREENING, **(parameters or {})}
     if parameters is not None:
         data["parameters"] = json.dumps(parameters)
     files = {"file": (filename, content, content_type)}

@@ -20,7 +20,11 @@ from workers.plugin import BatchOutcome, Item
 from workers.screening.params import ScreeningParams
 from workers.screening.pipeline import ScreeningPipeline
 
-PARAMS = ScreeningParams()
+# The descriptor stage alone: no standardization (so SMILES compare with RDKit's own parse), no ADMET model,
+# no ranking penalties (so the score is QED). The other stages have their own tests.
+PARAMS = ScreeningParams.model_validate(
+    {"standardize": {"enabled": False}, "admet": False, "ranking": {"alert_penalty": 0, "admet_penalties": {}}}
+)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +131,14 @@ def test_fast_path_equals_rdkit_reference_functions(pipeline: ScreeningPipeline,
 
 def test_result_rows_have_exactly_the_table_columns(pipeline: ScreeningPipeline) -> None:
     outcome = run_smiles(pipeline, [ASPIRIN])
-    table = {c.name for c in ScreeningResult.__table__.columns} - {"id", "job_id", "shard_id"}
+    # duplicate_of / same_structure_as are set at job end (workers/screening/finalize.py).
+    table = {c.name for c in ScreeningResult.__table__.columns} - {
+        "id",
+        "job_id",
+        "shard_id",
+        "duplicate_of",
+        "same_structure_as",
+    }
     assert set(outcome.results[0]) == table
     row = outcome.results[0]
     assert isinstance(row["hbd"], int) and isinstance(row["lipinski_violations"], int)
@@ -207,7 +218,9 @@ def test_long_bad_smiles_message_is_bounded(pipeline: ScreeningPipeline) -> None
 def test_provenance_of_the_outcome(pipeline: ScreeningPipeline) -> None:
     outcome = run_smiles(pipeline, [ASPIRIN])
     assert outcome.model.name == "rdkit-descriptors" and outcome.model.version == rdkit.__version__
-    assert outcome.model.sha256 == hashlib.sha256(Path(pipeline_module.__file__).read_bytes()).hexdigest()
+    here = Path(pipeline_module.__file__).parent
+    sources = b"".join((here / name).read_bytes() for name in pipeline_module._SOURCES)
+    assert outcome.model.sha256 == hashlib.sha256(sources).hexdigest()
     assert set(outcome.packages) == {"rdkit", "numpy", "python"} and outcome.device == "cpu"
     assert outcome.timings["compute_s"] > 0
 

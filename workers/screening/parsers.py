@@ -348,7 +348,21 @@ def _read_delimited(lines: _Lines, p: ScreeningParams, limit: int, *, delimiter:
         elif len(smiles) > limit:
             yield _too_long(limit)
         else:
-            yield key, {"smiles": smiles}, None
+            yield key, _with_props({"smiles": smiles}, header, row, (smiles_at, id_at)), None
+
+
+def _with_props(
+    payload: dict[str, Any], header: list[str], row: list[str], used: tuple[int | None, ...]
+) -> dict[str, Any]:
+    """The row's other columns ride along to the exports; cells with undecodable bytes are left out."""
+    props = {
+        header[i].strip(): cell
+        for i, cell in enumerate(row[: len(header)])
+        if i not in used and cell and not _text_problem(cell)
+    }
+    if props:
+        payload["props"] = props
+    return payload
 
 
 def _read_jsonl(lines: _Lines, p: ScreeningParams, limit: int) -> Iterator[_Record]:

@@ -1,162 +1,195 @@
-"""RDKit pipeline of the first screening slice: parse, sanitize, canonical SMILES, physchem descriptors, QED.
+"""The screening pipeline: per-compound preparation, then batched similarity, ADMET panel, activity models, score.
 
-The only module of the screening domain that imports RDKit; the plug-in loads it lazily in the worker process.
-This path sees 10^6-10^7 molecules per job, so per-item work is kept to what the result needs: QED's property
-vector is computed once and its MW/cLogP/TPSA/HBD/rotatable-bond values are reused for the result columns (they
-are the very same RDKit functions), and QED's 116 structural alerts are matched by one FilterCatalog call instead
-of 116 Python-level substructure calls. tests/screening/test_pipeline.py checks both against RDKit's own code.
+The only entry point of the screening domain that the worker loads (lazily, after fork); models stay resident
+for the life of the worker process. Per-job objects (standardizer, filter catalogs, reference fingerprints,
+user models) are built on the first shard of a job and cached, since one worker runs many shards of one job.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
-import re
 import time
-from collections.abc import Sequence
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy
 import rdkit
 from pydantic import BaseModel
 from rdkit import Chem, rdBase
-from rdkit.Chem import QED, rdMolDescriptors
-from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogEntry, SmartsMatcher
 
 from core.enums import ItemErrorCode
 from workers.plugin import BatchOutcome, Item, ItemFailure, JobContext, ModelInfo
+from workers.screening.chem.similarity import Reference, ReferenceSet
+from workers.screening.params import ScreeningParams, SimilarityParams
 from workers.screening.parsers import as_params, snippet
+from workers.screening.prepare import Failure, Prepared, Preparer, qed_alert_catalog
+from workers.screening.scoring import composite_score
 
-MODEL_NAME = "rdkit-descriptors"
-_STRICT_ROTORS = rdMolDescriptors.NumRotatableBondsOptions.Strict  # what QED uses, and RDKit's default
-_LOG_PREFIX = re.compile(r"^\[\d\d:\d\d:\d\d\] ")
-_MESSAGE_CHARS = 300
+RDKIT_MODEL_NAME = "rdkit-descriptors"
+_SOURCES = ("prepare.py", "scoring.py", "chem/standardize.py", "chem/filters.py", "chem/similarity.py")
+_CACHE_SIZE = 4
 
-_Outcome = dict[str, Any] | tuple[str, str]
+# (project, name, version) -> (model info, verified local member files); the plug-in supplies a DB-backed one.
+ModelResolver = Callable[[uuid.UUID, str, str | None], tuple[ModelInfo, list[Path]]]
+_V = TypeVar("_V")
+
+
+class _Lru(OrderedDict[str, Any]):
+    def get_or_make(self, key: str, make: Callable[[], _V]) -> _V:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]  # type: ignore[no-any-return]
+        value = make()
+        self[key] = value
+        while len(self) > _CACHE_SIZE:
+            self.popitem(last=False)
+        return value
 
 
 class ScreeningPipeline:
-    """Loaded once per worker process; holds nothing per job."""
+    """Loaded once per worker process; holds models and per-job caches, never results."""
 
-    def __init__(self) -> None:
-        source = Path(__file__).read_bytes()
-        self.model = ModelInfo(MODEL_NAME, rdkit.__version__, hashlib.sha256(source).hexdigest())
+    def __init__(self, device: str = "cpu", resolver: ModelResolver | None = None) -> None:
+        here = Path(__file__).parent
+        digest = hashlib.sha256(b"".join((here / name).read_bytes() for name in _SOURCES)).hexdigest()
+        self.model = ModelInfo(RDKIT_MODEL_NAME, rdkit.__version__, digest)
+        self.device = device
         self.packages = {"rdkit": rdkit.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
-        self._alerts = _alert_catalog()
+        self._resolver = resolver
+        self._qed_alerts = qed_alert_catalog()
+        self._preparers = _Lru()
+        self._references = _Lru()
+        self._ensembles = _Lru()
+        self._admet: Any = None
 
     def run(self, items: Sequence[Item], params: BaseModel, context: JobContext | None = None) -> BatchOutcome:
-        as_params(params)  # rank_by has one value in this slice; validating keeps a bad payload from passing
-        results: list[dict[str, Any]] = []
+        p = as_params(params)
+        timings: dict[str, float] = {}
+        components = [self.model]
+        t0 = time.perf_counter()
+        preparer = self._preparers.get_or_make(_key(p, "standardize", "filters"), lambda: Preparer(p, self._qed_alerts))
+        prepared: list[Prepared] = []
         errors: list[ItemFailure] = []
-        start = time.perf_counter()
         # One log block per batch: RDKit's per-molecule chatter would flood the worker log; failures are
         # reported as item errors, with RDKit's message captured on the failure path only.
         with rdBase.BlockLogs():
             for item in items:
-                if item.error is not None:
-                    errors.append(ItemFailure(item.index, item.key, item.error[0], item.error[1]))
-                    continue
                 try:
-                    outcome = self._process(item)
+                    out: Prepared | Failure = preparer(item)
                 except Exception as exc:  # a bad item never fails its batch
-                    outcome = (ItemErrorCode.PROCESSING_ERROR.value, _clip(f"{type(exc).__name__}: {exc}"))
-                if isinstance(outcome, dict):
-                    results.append(outcome)
+                    out = (ItemErrorCode.PROCESSING_ERROR.value, _clip(f"{type(exc).__name__}: {exc}"))
+                if isinstance(out, Prepared):
+                    prepared.append(out)
                 else:
-                    errors.append(ItemFailure(item.index, item.key, outcome[0], outcome[1]))
-        timings = {"compute_s": time.perf_counter() - start}
-        return BatchOutcome(results, errors, self.model, "cpu", dict(self.packages), timings)
-
-    def _process(self, item: Item) -> _Outcome:
-        payload = item.payload
-        smiles = payload.get("smiles")
-        if smiles is not None:
-            mol = Chem.MolFromSmiles(smiles, sanitize=False)
-            if mol is None:
-                return ItemErrorCode.PARSE_ERROR.value, _smiles_error(smiles)
-        elif "molblock" in payload:
-            mol = Chem.MolFromMolBlock(payload["molblock"], sanitize=False, removeHs=False)
-            if mol is None:
-                return ItemErrorCode.PARSE_ERROR.value, _molblock_error(payload["molblock"])
-        else:
-            return ItemErrorCode.PROCESSING_ERROR.value, "item has neither a SMILES nor a molfile block"
-        if mol.GetNumAtoms() == 0:
-            return ItemErrorCode.EMPTY_RECORD.value, "the record contains no atoms"
-        try:
-            Chem.SanitizeMol(mol)
-        except Chem.MolSanitizeException as exc:
-            return ItemErrorCode.SANITIZE_ERROR.value, _clip(str(exc))
-        if mol.GetNumHeavyAtoms() != mol.GetNumAtoms():
-            # Same as MolFromSmiles' default; explicit H atoms would otherwise count as rotor ends and appear
-            # in the canonical SMILES.
-            mol = Chem.RemoveHs(mol)
-        return self._describe(item, smiles, mol)
-
-    def _describe(self, item: Item, smiles: str | None, mol: Chem.Mol) -> dict[str, Any]:
-        props = self._qed_properties(mol)
-        qed = QED.qed(mol, qedProperties=props)
-        hba = rdMolDescriptors.CalcNumHBA(mol)  # Lipinski.NumHAcceptors; QED's HBA uses its own patterns
-        violations = (props.MW > 500) + (props.ALOGP > 5) + (props.HBD > 5) + (hba > 10)
-        return {
-            "item_index": item.index,
-            "item_key": item.key,
-            "input_smiles": smiles,
-            "canonical_smiles": Chem.MolToSmiles(mol),
-            "mw": props.MW,
-            "clogp": props.ALOGP,
-            "hbd": props.HBD,
-            "hba": hba,
-            "tpsa": props.PSA,
-            "rotatable_bonds": props.ROTB,
-            "qed": qed,
-            "lipinski_violations": int(violations),
-            "score": qed,  # rank_by="qed"
-        }
-
-    def _qed_properties(self, mol: Chem.Mol) -> Any:
-        """QED.properties(mol) for a molecule without explicit H atoms, computed the same way but faster."""
-        return QED.QEDproperties(
-            MW=rdMolDescriptors._CalcMolWt(mol),  # Descriptors.MolWt
-            ALOGP=rdMolDescriptors.CalcCrippenDescriptors(mol)[0],  # Crippen.MolLogP
-            HBA=sum(len(mol.GetSubstructMatches(pattern)) for pattern in QED.Acceptors),
-            HBD=rdMolDescriptors.CalcNumHBD(mol),  # Lipinski.NumHDonors
-            PSA=rdMolDescriptors.CalcTPSA(mol),
-            ROTB=rdMolDescriptors.CalcNumRotatableBonds(mol, _STRICT_ROTORS),
-            AROM=len(Chem.GetSSSR(Chem.DeleteSubstructs(Chem.Mol(mol), QED.AliphaticRings))),
-            ALERTS=len(self._alerts.GetMatches(mol)),
+                    errors.append(ItemFailure(item.index, item.key, out[0], out[1]))
+            timings["prepare_s"] = time.perf_counter() - t0
+            if prepared and p.similarity is not None:
+                t = time.perf_counter()
+                self._similarity(prepared, p.similarity)
+                timings["similarity_s"] = time.perf_counter() - t
+            if prepared and (p.admet or p.activity is not None):
+                # ADMET-AI and Chemprop featurize from SMILES: the molecule re-read from the canonical SMILES is
+                # exactly what ADMET-AI's own predict() sees for it (parity is tested on that basis).
+                prepared = self._reparse(prepared, errors)
+            if prepared and p.admet:
+                t = time.perf_counter()
+                components.append(self._admet_panel(prepared))
+                timings["admet_s"] = time.perf_counter() - t
+            if prepared and p.activity is not None:
+                t = time.perf_counter()
+                components.append(self._activity(prepared, p, context))
+                timings["activity_s"] = time.perf_counter() - t
+        results = []
+        for pr in prepared:
+            pr.row["score"] = composite_score(pr.row, p)
+            results.append(pr.row)
+        timings["compute_s"] = time.perf_counter() - t0
+        return BatchOutcome(
+            results, errors, _combined(components), self._device_used(p), dict(self.packages), timings, components
         )
 
+    # ------------------------------------------------------------------------------------------------ stages
 
-def _alert_catalog() -> FilterCatalog:
-    """QED's structural alerts, taken from RDKit's own QED module so they follow its version."""
-    catalog = FilterCatalog()
-    for i, smarts in enumerate(QED.StructuralAlertSmarts):
-        catalog.AddEntry(FilterCatalogEntry(f"qed-alert-{i}", SmartsMatcher(f"qed-alert-{i}", smarts, 1)))
-    return catalog
+    def _similarity(self, prepared: list[Prepared], s: SimilarityParams) -> None:
+        refs = self._references.get_or_make(
+            json.dumps(s.model_dump(mode="json"), sort_keys=True),
+            lambda: ReferenceSet(
+                [Reference(r.id or f"ref{i + 1}", r.smiles) for i, r in enumerate(s.references)], s.radius, s.n_bits
+            ),
+        )
+        fps = [refs.fingerprint(pr.mol) for pr in prepared]
+        best, nearest = refs.max_similarity(fps, device=self.device)
+        for pr, value, at in zip(prepared, best.tolist(), nearest.tolist(), strict=True):
+            pr.row["similarity"] = value
+            pr.row["nearest_reference"] = refs.references[at].key[:255]
+
+    def _reparse(self, prepared: list[Prepared], errors: list[ItemFailure]) -> list[Prepared]:
+        kept = []
+        for pr in prepared:
+            mol = Chem.MolFromSmiles(pr.row["canonical_smiles"])
+            if mol is None:
+                message = "the canonical SMILES of the standardized compound did not parse again"
+                errors.append(ItemFailure(pr.row["item_index"], pr.row["item_key"], "PROCESSING_ERROR", message))
+                continue
+            pr.mol = mol
+            kept.append(pr)
+        return kept
+
+    def _admet_panel(self, prepared: list[Prepared]) -> ModelInfo:
+        if self._admet is None:
+            from workers.screening.admet import AdmetPanel
+
+            self._admet = AdmetPanel(device=self.device)
+        panel = self._admet
+        values = panel.predict([pr.mol for pr in prepared])
+        columns = list(panel.columns)
+        for pr, row in zip(prepared, values.tolist(), strict=True):
+            pr.row["admet"] = {c: (None if v != v else v) for c, v in zip(columns, row, strict=True)}  # NaN -> null
+        self.packages["admet-ai"] = panel.model_version
+        return ModelInfo(panel.model_name, panel.model_version, panel.model_sha256)
+
+    def _activity(self, prepared: list[Prepared], p: ScreeningParams, context: JobContext | None) -> ModelInfo:
+        a = p.activity
+        assert a is not None
+        if self._resolver is None or context is None:
+            raise RuntimeError("activity models need the model registry (no resolver in this pipeline)")
+        info, paths = self._resolver(context.project_id, a.model, a.version)
+        from workers.screening.activity import ActivityEnsemble
+
+        ensemble = self._ensembles.get_or_make(info.sha256, lambda: ActivityEnsemble.load(paths, device=self.device))
+        task = a.task or ensemble.tasks[0]
+        if task not in ensemble.tasks:
+            raise ValueError(f"model {a.model!r} has no task {task!r}; tasks: {', '.join(ensemble.tasks)}")
+        at = ensemble.tasks.index(task)
+        mean, std = ensemble.predict([pr.mol for pr in prepared])
+        for i, pr in enumerate(prepared):
+            pr.row["activity"] = float(mean[i, at])
+            pr.row["activity_std"] = float(std[i, at])
+            pr.row["activity_tasks"] = {t: [float(mean[i, j]), float(std[i, j])] for j, t in enumerate(ensemble.tasks)}
+        return info
+
+    def _device_used(self, p: ScreeningParams) -> str:
+        uses_device = p.admet or p.activity is not None or p.similarity is not None
+        return self.device if uses_device else "cpu"
+
+
+def _combined(components: list[ModelInfo]) -> ModelInfo:
+    if len(components) == 1:
+        return components[0]
+    digest = hashlib.sha256("".join(c.sha256 for c in components).encode()).hexdigest()
+    name = "+".join(c.name for c in components)[:200]
+    version = "+".join(c.version for c in components)[:64]
+    return ModelInfo(name, version, digest)
+
+
+def _key(p: ScreeningParams, *fields: str) -> str:
+    return json.dumps(p.model_dump(mode="json", include=set(fields)), sort_keys=True)
 
 
 def _clip(message: str) -> str:
-    return snippet(message, _MESSAGE_CHARS)
-
-
-def _smiles_error(smiles: str) -> str:
-    """RDKit's own explanation, captured by parsing again (failure path only) and stripped of echoes."""
-    with rdBase.CaptureErrorLog() as capture:
-        Chem.MolFromSmiles(smiles, sanitize=False)
-    parts: list[str] = []
-    for raw in capture.messages.splitlines():
-        line = _LOG_PREFIX.sub("", raw).strip()
-        # Skip the caret picture (an excerpt of the input, then ~~~^) and the closing line repeating the input.
-        if not line or line in smiles or set(line) <= {"~", "^"} or "Failed parsing SMILES" in line:
-            continue
-        if parts:
-            line = line.removeprefix("SMILES Parse Error: ")
-        parts.append(line.replace(smiles, snippet(smiles)).rstrip(":"))
-    return _clip("; ".join(parts) or f"SMILES could not be parsed: {snippet(smiles)}")
-
-
-def _molblock_error(molblock: str) -> str:
-    if "M  END" not in molblock:
-        return "molfile record could not be parsed: it has no 'M  END' line (truncated record?)"
-    return "molfile record could not be parsed (malformed counts, atom or bond lines)"
+    return snippet(message, 300)

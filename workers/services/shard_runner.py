@@ -8,6 +8,7 @@ constraints on results and errors are the second wall.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 
 from core.artifacts import artifact_path
 from core.enums import ItemErrorCode, JobStatus, ShardStatus
+from core.logging import add_log_context
 from core.settings import get_settings
 from db.base import utcnow
 from db.repositories import execution as repo
@@ -47,6 +49,7 @@ def run_shard(shard_id: int, worker: str) -> str:
     claim = _claim(shard_id, worker)
     if isinstance(claim, str):
         return claim
+    add_log_context(job_id=claim.job_id, domain=claim.domain)
     plugin = get_plugin(claim.domain)
     params = plugin.params_model.model_validate(claim.parameters)
     t0 = time.perf_counter()
@@ -147,6 +150,7 @@ def _commit(claim: _Claim, outcome: BatchOutcome, result_model: Any, load_s: flo
                 "package_versions": {**provenance.base_packages(), **outcome.packages},
                 "parameters": claim.parameters,
                 "input_sha256": claim.input_sha256,
+                "components": [dataclasses.asdict(c) for c in outcome.components] if len(outcome.components) > 1 else None,
                 "host": provenance.host(),
                 "device": outcome.device,
                 "timings": {
