@@ -8,8 +8,9 @@ from pathlib import Path
 
 from core.errors import InvalidParameters
 from workers.screening.chem.filters import FilterConfigError, FilterSet
-from workers.screening.chem.similarity import Reference, ReferenceError, ReferenceSet
+from workers.screening.chem.similarity import ReferenceError
 from workers.screening.params import ScreeningParams
+from workers.screening.references import reference_set
 
 
 def check_params(p: ScreeningParams) -> None:
@@ -20,11 +21,8 @@ def check_params(p: ScreeningParams) -> None:
     except FilterConfigError as exc:
         raise InvalidParameters(f"filters: {exc}") from exc
     if p.similarity is not None:
-        s = p.similarity
         try:
-            ReferenceSet(
-                [Reference(r.id or f"ref{i + 1}", r.smiles) for i, r in enumerate(s.references)], s.radius, s.n_bits
-            )
+            reference_set(p)
         except ReferenceError as exc:
             raise InvalidParameters(f"similarity.references: {exc}") from exc
     if p.admet:

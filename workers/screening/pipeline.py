@@ -24,14 +24,21 @@ from rdkit import Chem, rdBase
 
 from core.enums import ItemErrorCode
 from workers.plugin import BatchOutcome, Item, ItemFailure, JobContext, ModelInfo
-from workers.screening.chem.similarity import Reference, ReferenceSet
-from workers.screening.params import ScreeningParams, SimilarityParams
+from workers.screening.params import ScreeningParams
 from workers.screening.parsers import as_params, snippet
 from workers.screening.prepare import Failure, Prepared, Preparer, qed_alert_catalog
+from workers.screening.references import reference_set
 from workers.screening.scoring import composite_score
 
 RDKIT_MODEL_NAME = "rdkit-descriptors"
-_SOURCES = ("prepare.py", "scoring.py", "chem/standardize.py", "chem/filters.py", "chem/similarity.py")
+_SOURCES = (
+    "prepare.py",
+    "scoring.py",
+    "references.py",
+    "chem/standardize.py",
+    "chem/filters.py",
+    "chem/similarity.py",
+)
 _CACHE_SIZE = 4
 
 # (project, name, version) -> (model info, verified local member files); the plug-in supplies a DB-backed one.
@@ -58,7 +65,7 @@ class ScreeningPipeline:
         here = Path(__file__).parent
         digest = hashlib.sha256(b"".join((here / name).read_bytes() for name in _SOURCES)).hexdigest()
         self.model = ModelInfo(RDKIT_MODEL_NAME, rdkit.__version__, digest)
-        self.device = device
+        self.device = _torch_device(device)
         self.packages = {"rdkit": rdkit.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
         self._resolver = resolver
         self._qed_alerts = qed_alert_catalog()
@@ -90,7 +97,7 @@ class ScreeningPipeline:
             timings["prepare_s"] = time.perf_counter() - t0
             if prepared and p.similarity is not None:
                 t = time.perf_counter()
-                self._similarity(prepared, p.similarity)
+                self._similarity(prepared, p)
                 timings["similarity_s"] = time.perf_counter() - t
             if prepared and (p.admet or p.activity is not None):
                 # ADMET-AI and Chemprop featurize from SMILES: the molecule re-read from the canonical SMILES is
@@ -115,13 +122,8 @@ class ScreeningPipeline:
 
     # ------------------------------------------------------------------------------------------------ stages
 
-    def _similarity(self, prepared: list[Prepared], s: SimilarityParams) -> None:
-        refs = self._references.get_or_make(
-            json.dumps(s.model_dump(mode="json"), sort_keys=True),
-            lambda: ReferenceSet(
-                [Reference(r.id or f"ref{i + 1}", r.smiles) for i, r in enumerate(s.references)], s.radius, s.n_bits
-            ),
-        )
+    def _similarity(self, prepared: list[Prepared], p: ScreeningParams) -> None:
+        refs = self._references.get_or_make(_key(p, "similarity", "standardize"), lambda: reference_set(p))
         fps = [refs.fingerprint(pr.mol) for pr in prepared]
         best, nearest = refs.max_similarity(fps, device=self.device)
         for pr, value, at in zip(prepared, best.tolist(), nearest.tolist(), strict=True):
@@ -176,6 +178,16 @@ class ScreeningPipeline:
     def _device_used(self, p: ScreeningParams) -> str:
         uses_device = p.admet or p.activity is not None or p.similarity is not None
         return self.device if uses_device else "cpu"
+
+
+def _torch_device(queue_device: str) -> str:
+    """A GPU queue runs on CUDA when this host has it; anything else (or a GPU queue on a CPU host) on the CPU."""
+    if queue_device in ("gpu", "cuda") or queue_device.startswith("cuda:"):
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda" if queue_device == "gpu" else queue_device
+    return "cpu"
 
 
 def _combined(components: list[ModelInfo]) -> ModelInfo:

@@ -1,0 +1,1 @@
+"""Tests of the pure screening chemistry (standardize, filters, similarity) on real molecules."""

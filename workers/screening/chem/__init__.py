@@ -1,0 +1,1 @@
+"""Pure scientific building blocks of the screening domain: standardization, filters, similarity."""
