@@ -201,3 +201,34 @@ class ExportOut(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     download_url: str | None = None
+
+
+class ModelMemberOut(BaseModel):
+    sha256: str
+    bytes: int
+    filename: str = Field(description="The operator's file name, for reference only")
+
+
+class RegisteredModelOut(BaseModel):
+    name: str
+    version: str
+    kind: str = Field(description="Model family; 'chemprop' (Chemprop v2 MPNN checkpoints)")
+    sha256: str = Field(description="sha256 over the members' sha256 hex digests, concatenated in ensemble order")
+    tasks: list[str]
+    task_type: str = Field(description="regression or classification (or a Chemprop uncertainty variant of them)")
+    n_members: int
+    description: str | None
+    created_at: datetime
+
+
+class RegisteredModelDetail(RegisteredModelOut):
+    members: list[ModelMemberOut]
+
+
+class ModelList(BaseModel):
+    items: list[RegisteredModelOut] = Field(description="Sorted by name, newest version first within a name")
+
+
+class ModelVersions(BaseModel):
+    name: str
+    versions: list[RegisteredModelDetail] = Field(description="Newest first")
