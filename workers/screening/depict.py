@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rdkit import Chem, rdBase
 from rdkit.Chem.Draw import rdMolDraw2D
 
@@ -16,7 +18,8 @@ def svg_for_smiles(smiles: str, size: tuple[int, int] = SIZE) -> str | None:
             return None
         drawer = rdMolDraw2D.MolDraw2DSVG(*size)
         # A transparent background lets the page's theme show through; no XML header so it embeds inline too.
-        drawer.drawOptions().clearBackground = False
+        options: Any = drawer.drawOptions()  # RDKit's stubs type the options' attributes wrongly
+        options.clearBackground = False
         rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
         drawer.FinishDrawing()
         svg = drawer.GetDrawingText()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.settings import get_settings
@@ -58,4 +58,4 @@ def depict_top_hits(session: Session, job_id: uuid.UUID, top: int) -> None:
         if svg is not None:
             drawings.append({"job_id": job_id, "item_index": index, "svg": svg})
     if drawings:
-        session.execute(ScreeningDepiction.__table__.insert(), drawings)
+        session.execute(insert(ScreeningDepiction), drawings)

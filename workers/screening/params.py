@@ -28,6 +28,7 @@ RangeProperty = Literal[
     "formal_charge",
 ]
 
+DEFAULT_FAMILIES: tuple[FilterFamily, ...] = ("lipinski", "veber", "pains_a", "pains_b", "pains_c", "brenk")
 MAX_REFERENCES = 10_000
 MAX_PATTERNS = 200
 # ADMET-AI endpoints that are liabilities when high (probabilities in [0, 1]); the default ranking penalties.
@@ -58,7 +59,7 @@ class PropertyRange(_Strict):
 
 class FilterParams(_Strict):
     families: list[FilterFamily] = Field(
-        default_factory=lambda: ["lipinski", "veber", "pains_a", "pains_b", "pains_c", "brenk"],
+        default_factory=lambda: list(DEFAULT_FAMILIES),
         description="Rule families checked: Lipinski (fails on >1 violation), Veber, PAINS A/B/C, Brenk, NIH "
         "(RDKit FilterCatalog).",
     )

@@ -54,7 +54,7 @@ class Preparer:
             Standardizer(StandardizeOptions(True, s.largest_fragment, s.neutralize, s.tautomer)) if s.enabled else None
         )
         f = params.filters
-        ranges = {name: (r.min, r.max) for name, r in f.ranges.items()}
+        ranges: dict[str, tuple[float | None, float | None]] = {name: (r.min, r.max) for name, r in f.ranges.items()}
         self._filters = FilterSet(f.families, f.include_smarts, f.exclude_smarts, ranges)
         self._drop = f.mode == "drop"
         self._qed_alerts = qed_alerts
