@@ -127,4 +127,4 @@ def test_bad_chemistry_in_parameters_fails_the_job_with_its_name(stack: Stack, p
 def test_unregistered_activity_model_is_a_422(stack: Stack, project: str) -> None:
     client = stack.client(project)
     r = submit_file(client, _csv(), "library.csv", parameters={"activity": {"model": "no-such-model"}})
-    assert r.status_code == 422 and "no-such-model" in r.json()["message"], r.text
+    assert r.status_code == 422 and "no-such-model" in r.json()["error"]["message"], r.text
