@@ -30,7 +30,11 @@ def test_activity_ranks_and_reports_spread(trained: Trained) -> None:
     pipeline = ScreeningPipeline(resolver=resolver)
     smiles = trained.eval_smiles[:40]
     params = ScreeningParams.model_validate(
-        {"admet": False, "activity": {"model": "logp", "version": "1"}, "ranking": {"qed_weight": 0, "alert_penalty": 0}}
+        {
+            "admet": False,
+            "activity": {"model": "logp", "version": "1"},
+            "ranking": {"qed_weight": 0, "alert_penalty": 0},
+        }
     )
     context = JobContext(uuid.uuid4(), project, Path("unused"))
     outcome = pipeline.run([Item(i, f"n{i}", {"smiles": s}) for i, s in enumerate(smiles)], params, context)
