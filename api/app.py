@@ -4,13 +4,16 @@ create_app() after settings are final."""
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.metrics import Metrics, MetricsMiddleware
 from api.ratelimit import TokenBucketLimiter
-from api.routes import health, jobs, results, submit, triage
+from api.routes import health, jobs, models, results, screening, submit, triage
 from api.schemas import ErrorResponse
 from api.services.projects import PrincipalCache
+from api.web import render as web_render
+from api.web import routes as web
 from core.settings import get_settings
 
 
@@ -35,6 +38,11 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router, tags=["jobs"])
     app.include_router(results.router, tags=["results"])
     app.include_router(triage.router, tags=["triage"])
+    app.include_router(screening.router, tags=["screening"])
+    app.include_router(models.router, tags=["models"])
     app.include_router(health.router, tags=["operations"])
+    app.include_router(web.router)
+    app.include_router(web.root_router)
+    app.mount("/ui/static", StaticFiles(directory=web_render.STATIC_DIR), name="ui-static")
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -28,7 +28,11 @@ async def authorized(
     credentials: HTTPAuthorizationCredentials | None,
     work: Callable[[Session, Principal], T],
 ) -> T:
-    token = bearer_token(request, credentials)
+    return await authorized_token(request, bearer_token(request, credentials), work)
+
+
+async def authorized_token(request: Request, token: str, work: Callable[[Session, Principal], T]) -> T:
+    """As `authorized`, for a token already taken from the request (and admitted by the rate limit)."""
     cache = request.app.state.principals
 
     def run() -> T:

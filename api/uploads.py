@@ -157,9 +157,16 @@ class PartCallbacks:
 class _Parts(PartCallbacks):
     """MultipartParser callbacks. They cannot await, so file bytes are queued and written after each feed."""
 
-    def __init__(self, root: Path, max_bytes: int, on_file_start: Callable[[dict[str, str]], None] | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        max_bytes: int,
+        on_file_start: Callable[[dict[str, str]], None] | None,
+        allowed_fields: frozenset[str] = FORM_FIELDS,
+    ) -> None:
         super().__init__()
         self.root = root
+        self.allowed_fields = allowed_fields
         self.max_bytes = max_bytes
         self.on_file_start = on_file_start
         self.result = MultipartUpload()
@@ -199,8 +206,8 @@ class _Parts(PartCallbacks):
             self.result.upload = PendingUpload(self.root, self.max_bytes)
             self._in_file = True
             return
-        if name not in FORM_FIELDS:
-            raise InvalidInput(f"unknown form field {name!r}", details={"allowed": sorted(FORM_FIELDS)})
+        if name not in self.allowed_fields:
+            raise InvalidInput(f"unknown form field {name!r}", details={"allowed": sorted(self.allowed_fields)})
         if name in self.result.fields:
             raise BadRequest(f"form field {name!r} given twice")
         self._field = name
@@ -231,6 +238,7 @@ async def read_multipart(
     max_bytes: int,
     *,
     on_file_start: Callable[[dict[str, str]], None] | None = None,
+    allowed_fields: frozenset[str] = FORM_FIELDS,
 ) -> MultipartUpload:
     _ctype, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
@@ -239,7 +247,7 @@ async def read_multipart(
     # Everything except the file is small: the file cap plus bounded fields and part headers.
     body_cap = max_bytes + MAX_PARTS * (MAX_FIELD_BYTES + 8 * 1024)
     check_content_length(request, body_cap)
-    parts = _Parts(root, max_bytes, on_file_start)
+    parts = _Parts(root, max_bytes, on_file_start, allowed_fields)
     parser = parts.parser(boundary)
     received = 0
     try:

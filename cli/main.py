@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from cli import client, listen, models
-from cli.render import console, fail
+from cli.render import console, fail, print_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="medsieve: asynchronous bulk biomedical screening.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -26,7 +26,7 @@ def _setup_logging() -> None:
     from core.settings import get_settings
 
     s = get_settings()
-    configure_logging(s.log_level, s.log_json)
+    configure_logging(s.log_level, s.json_logs)
 
 
 @app.command()
@@ -76,9 +76,17 @@ def serve(
 
             embedded = EmbeddedWorker().start()
             console.print("[dim]embedded mode: SQLite database and an in-process worker[/]")
-    bind = {"host": host or settings.api_host, "port": port or settings.api_port, "log_level": "warning"}
+    # log_config=None: uvicorn's loggers propagate to ours, so its lines follow MEDSIEVE_LOG_FORMAT too.
+    bind = {
+        "host": host or settings.api_host,
+        "port": port or settings.api_port,
+        "log_level": "warning",
+        "log_config": None,
+    }
     if processes > 1 and settings.embedded:
         fail("--processes needs the full stack: the embedded worker lives inside a single API process")
+    shown_host = "127.0.0.1" if bind["host"] in ("0.0.0.0", "::") else bind["host"]
+    console.print(f"dashboard: http://{shown_host}:{bind['port']}/ui (sign in with a `medsieve token create` token)")
     try:
         if processes > 1:
             uvicorn.run("api.app:create_app", factory=True, workers=processes, **bind)  # type: ignore[arg-type]
@@ -149,14 +157,22 @@ def db_downgrade(revision: str = typer.Argument(...)) -> None:
 def token_create(
     project: str = typer.Option(..., "--project", help="Project name (created if absent)."),
     name: str = typer.Option("cli", "--name", help="A label for the token."),
+    json_out: bool = typer.Option(False, "--json", help="Print {project, name, token} as JSON."),
 ) -> None:
-    """Create an API token for a project; the secret is shown once."""
+    """Create an API token for a project; the secret is shown once (also the dashboard's sign-in)."""
     from api.services.projects import create_token
+    from core.errors import MedsieveError
     from db.session import unit_of_work
 
-    with unit_of_work() as session:
-        secret = create_token(session, project, name)
-    typer.echo(secret)
+    try:
+        with unit_of_work() as session:
+            secret = create_token(session, project, name)
+    except MedsieveError as exc:
+        fail(f"{exc.code}: {exc.message}")
+    if json_out:
+        print_json({"project": project, "name": name, "token": secret})
+    else:
+        typer.echo(secret)
 
 
 def _redact(url: str) -> str:

@@ -28,6 +28,9 @@ class EmbeddedWorker:
 
     def start(self) -> EmbeddedWorker:
         import workers.tasks  # noqa: F401  (registers the tasks on the app)
+        from workers import logcontext
+
+        logcontext.connect()
 
         app = get_app()
         if not str(app.conf.broker_url).startswith("memory"):

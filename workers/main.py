@@ -35,8 +35,12 @@ def _share_cores(**_: object) -> None:
 
 def run_worker(queues: list[str], concurrency: int, pool: str, loglevel: str, sweeper: bool, hostname: str) -> None:
     import workers.tasks  # noqa: F401  (registers the tasks)
+    from workers import logcontext
+    from workers.metrics import start_metrics_server
 
     global _threads_per_child
+    logcontext.connect()
+    start_metrics_server()
     if pool == "prefork" and concurrency > 1:
         _threads_per_child = max(1, (os.cpu_count() or 1) // concurrency)
 

@@ -79,7 +79,8 @@ def _scrape(api: Api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-def test_metrics_jobs_items_and_requests(api: Api) -> None:
+def test_metrics_jobs_items_and_requests(make_api) -> None:  # type: ignore[no-untyped-def]
+    api: Api = make_api(metrics_cache_s="0")  # every scrape reads the database (the default caches 5 s)
     queued = ("medsieve_jobs", (("domain", "screening"), ("state", "queued")))
     running = ("medsieve_jobs", (("domain", "screening"), ("state", "running")))
     ok_items = ("medsieve_items_total", (("domain", "screening"), ("outcome", "succeeded")))

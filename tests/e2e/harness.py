@@ -121,7 +121,7 @@ def running_stack(
     data_dir = root / "data"
     log_dir = root / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = service_env(pg_url, amqp_url, data_dir, shard_size=str(SHARD_SIZE), **extra)
+    env = service_env(pg_url, amqp_url, data_dir, **{"shard_size": str(SHARD_SIZE), **extra})
     try:
         with pytest.MonkeyPatch.context() as mp:
             for key in [k for k in os.environ if k.startswith("MEDSIEVE_")]:

@@ -150,7 +150,7 @@ def _commit(claim: _Claim, outcome: BatchOutcome, result_model: Any, load_s: flo
                 "package_versions": {**provenance.base_packages(), **outcome.packages},
                 "parameters": claim.parameters,
                 "input_sha256": claim.input_sha256,
-                "components": [dataclasses.asdict(c) for c in outcome.components] if len(outcome.components) > 1 else None,
+                "components": _components(outcome),
                 "host": provenance.host(),
                 "device": outcome.device,
                 "timings": {
@@ -212,6 +212,13 @@ def note_shard_error(shard_id: int, message: str) -> None:
     """Remember why an attempt died, for the message the items get if the shard finally gives up."""
     with unit_of_work() as session:
         repo.set_shard_error(session, shard_id, message[:2000])
+
+
+def _components(outcome: BatchOutcome) -> list[dict[str, str]] | None:
+    """Recorded only when several models contributed; a single model is fully described by model_*."""
+    if len(outcome.components) < 2:
+        return None
+    return [dataclasses.asdict(c) for c in outcome.components]
 
 
 def _cap(value: str | None, n: int) -> str | None:
