@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core.artifacts import artifact_path
 from tests.api.conftest import SMI, Api, assert_error, job_row, stored_files
+from tests.helpers import PLATFORM_SCREENING
 
 pytestmark = pytest.mark.postgres
 
@@ -98,11 +99,12 @@ def test_idempotency_key_same_request_replays_and_different_is_409(api: Api) -> 
     assert assert_error(api.submit_inline(["CCO"], headers=key, priority=5), 409, "IDEMPOTENCY_KEY_REUSED")
     # The same bytes through another body shape, read the same way, are the same request...
     raw = api.client.post(
-        "/v1/jobs?domain=screening",
+        "/v1/jobs",
+        params={"domain": "screening", "parameters": json.dumps(PLATFORM_SCREENING)},
         content=b'"CCO"\n',
         headers={**api.headers, **key, "Content-Type": "text/plain"},
     )
-    assert raw.status_code == 200 and raw.json()["id"] == first.json()["id"]
+    assert raw.status_code == 200 and raw.json()["id"] == first.json()["id"], raw.text
     # ...but read as another format they mean something else.
     as_smi = api.client.post(
         "/v1/jobs?domain=screening&filename=a.smi",
