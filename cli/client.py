@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -81,6 +82,34 @@ def _call(client: httpx.Client, method: str, url: str, **kw: Any) -> Any:
     if resp.status_code >= 400:
         raise _error_of(resp)
     return resp.json() if resp.headers.get("content-type", "").startswith("application/json") else resp
+
+
+def _export_sdf(
+    client: httpx.Client, job_id: str, sort: str | None, filters: list[str], output: Path, json_out: bool
+) -> None:
+    """SDF needs RDKit, so a worker writes it: start the export, wait for it, then download the file."""
+    body = {"format": "sdf", "sort": sort, "filters": filters}
+    export = _request(client, "POST", f"/v1/jobs/{job_id}/exports", json=body)
+    url = f"/v1/jobs/{job_id}/exports/{export['id']}"
+    with transfer_progress(quiet=json_out) as bar:
+        task = bar.add_task("worker writing the SDF", total=None)
+        while export["status"] not in ("succeeded", "failed"):
+            time.sleep(0.5)
+            export = _request(client, "GET", url)
+            bar.advance(task, 0)
+        if export["status"] == "failed":
+            fail(f"SDF export failed: {export['error']}", EXIT_JOB_FAILED)
+        with client.stream("GET", export["download_url"]) as resp, output.open("wb") as fh:
+            if resp.status_code >= 400:
+                resp.read()
+                err = _error_of(resp)
+                fail(err.message, err.exit_code)
+            bar.update(task, description=f"downloading {output.name}")
+            for chunk in resp.iter_bytes():
+                fh.write(chunk)
+                bar.advance(task, len(chunk))
+    summary = {"output": str(output), "records": export["records"], "bytes": output.stat().st_size}
+    print_json(summary) if json_out else console.print(f"wrote {output} ({summary['records']:,} records)")
 
 
 def _request(client: httpx.Client, method: str, url: str, **kw: Any) -> Any:
@@ -223,7 +252,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def results(
         job_id: str,
-        output: Path | None = typer.Option(None, "--output", "-o", help="Write the full export (.csv or .parquet)."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="Export file: .csv, .parquet, .sdf."),
         top: int = typer.Option(20, "--top", min=1, max=1000, help="Without -o: rows to print."),
         sort: str | None = typer.Option(None, "--sort", help="A sortable column; '-' prefix for descending."),
         filters: list[str] | None = typer.Option(None, "--filter", help="col:op:value (repeatable)."),
@@ -248,6 +277,9 @@ def register(app: typer.Typer) -> None:
                     console.print(rows_table(page["items"], cols, title=f"top {len(page['items'])} by {page['sort']}"))
                 else:
                     console.print("no results")
+                return
+            if output.suffix.lower() in (".sdf", ".sd"):
+                _export_sdf(client, job_id, sort, filters or [], output, json_out)
                 return
             fmt = "parquet" if output.suffix.lower() == ".parquet" else "csv"
             try:

@@ -4,7 +4,12 @@ the SDF export made by a worker, and project isolation of all of it."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -50,7 +55,7 @@ def _wait_export(client: httpx.Client, url: str, timeout: float = 120) -> dict:
     raise AssertionError(f"export did not finish: {body}")
 
 
-def test_full_screening_job_ranks_exports_and_isolates(stack: Stack, project: str) -> None:
+def test_full_screening_job_ranks_exports_and_isolates(stack: Stack, project: str, tmp_path: Path) -> None:
     from rdkit import Chem
 
     client = stack.client(project)
@@ -86,12 +91,26 @@ def test_full_screening_job_ranks_exports_and_isolates(stack: Stack, project: st
     sdf = client.get(export["download_url"])
     assert sdf.status_code == 200
     mols = _read_sdf(sdf.content)
-    assert [m.GetProp("_Name") for m in mols][0] == "gefitinib-hcl"  # ranked order: score descending
+    assert mols[0].GetProp("_Name") == "gefitinib-hcl"  # ranked order: score descending
     first = mols[0]
     assert Chem.MolToSmiles(first) == Chem.CanonSmiles(GEFITINIB)
     assert first.GetProp("nearest_reference") == "gefitinib" and float(first.GetProp("similarity")) == 1.0
     assert first.GetProp("class") == "kinase" and first.HasProp("inchikey")
     assert "rhodanine-5" not in {m.GetProp("_Name") for m in mols}
+
+    # The CLI does the same in one command: start the export, wait for the worker, download.
+    out = tmp_path / "hits.sdf"
+    cli = subprocess.run(
+        [sys.executable, "-m", "cli.main", "results", job_id, "-o", str(out), "--sort", "-similarity", "--json"],
+        env={**os.environ, "MEDSIEVE_API_URL": stack.base_url, "MEDSIEVE_API_TOKEN": stack.token(project)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert json.loads(cli.stdout)["records"] == 7
+    assert _read_sdf(out.read_bytes())[0].GetProp("_Name") == "gefitinib-hcl"
 
     # Another project sees none of it.
     other = stack.client(project + "-other")
