@@ -94,3 +94,13 @@ def test_parameter_checks_name_the_culprit() -> None:
         check_params(ScreeningParams.model_validate({"ranking": {"admet_penalties": {"hERG_typo": 1}}}))
     check_params(ScreeningParams())  # the defaults are valid
     assert {"hERG", "AMES", "DILI", "ClinTox", "molecular_weight", "QED"} <= set(admet_columns())
+
+
+def test_standardize_error_is_an_item_error_and_the_batch_goes_on(pipeline: ScreeningPipeline) -> None:
+    rows, errors = _run(pipeline, ["[H][H]", CAFFEINE], BASE)
+    assert set(rows) == {1}
+    code, message = errors[0]
+    assert code == "STANDARDIZE_ERROR" and "no heavy atoms" in message
+    # With standardization off a salt is kept as written.
+    rows, errors = _run(pipeline, ["CC(=O)[O-].[Na+]"], {**BASE, "standardize": {"enabled": False}})
+    assert rows[0]["canonical_smiles"] == "CC(=O)[O-].[Na+]" and rows[0]["standardization"] is None
