@@ -23,3 +23,19 @@ def test_daemonic_process_falls_back_to_in_process(monkeypatch: pytest.MonkeyPat
     chunks = list(stage.chunks(mols, chunk_size=4))
     assert [c.graphs.size for c in chunks] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate([c.physchem for c in chunks]), Physchem()(mols))
+
+
+def test_gpu_worker_child_gets_its_pool_even_when_daemonic(
+    monkeypatch: pytest.MonkeyPatch, sample_smiles: list[str]
+) -> None:
+    """A GPU worker's single prefork child is daemonic too; there the pool is the point, so it may start one."""
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)  # type: ignore[attr-defined]
+    stage = CpuStage(GraphFeaturizer(), workers=1, allow_in_daemon=True)
+    try:
+        assert stage.workers == 1
+        assert multiprocessing.current_process().daemon  # the flag is lifted only while the pool starts
+        mols = mols_of(sample_smiles[:10])
+        chunks = list(stage.chunks(mols, chunk_size=4))
+        np.testing.assert_array_equal(np.concatenate([c.physchem for c in chunks]), Physchem()(mols))
+    finally:
+        stage.close()

@@ -9,11 +9,14 @@ Processes are started with "spawn": the serving process holds torch, CUDA and a 
 survive fork safely; spawned workers import only RDKit and numpy (this module, physchem, featurize).
 A Celery prefork child is a daemonic process and multiprocessing refuses to start children from one (billiard
 makes multiprocessing.current_process() its own, daemonic, process object), so there the work runs in the
-calling process instead; a worker that wants the pool should run with a non-prefork pool (--pool threads/solo).
+calling process instead, unless the caller allows it (a GPU worker: one prefork child per GPU, where the pool
+is the point). Then the daemon flag is lifted only while the pool's processes start; they do not outlive their
+parent, since a worker blocked on its call queue exits when the parent's end of the pipe closes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -73,6 +76,17 @@ def _run_chunk(blobs: list[bytes]) -> ChunkResult:
     return _process_worker([Chem.Mol(b) for b in blobs])  # type: ignore[call-overload]  # stubs say str; bytes it is
 
 
+@contextlib.contextmanager
+def _children_allowed() -> Iterator[None]:
+    process = multiprocessing.current_process()
+    was = process._config.get("daemon")  # type: ignore[attr-defined]
+    process._config["daemon"] = False  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        process._config["daemon"] = was  # type: ignore[attr-defined]
+
+
 def can_start_processes() -> bool:
     return not multiprocessing.current_process().daemon
 
@@ -87,9 +101,9 @@ def usable_cpus() -> int:
 class CpuStage:
     """Yields ChunkResults for consecutive chunks of the molecules, in order."""
 
-    def __init__(self, featurizer: GraphFeaturizer, workers: int) -> None:
+    def __init__(self, featurizer: GraphFeaturizer, workers: int, *, allow_in_daemon: bool = False) -> None:
         self._inline = _Worker(featurizer)
-        self.workers = workers if workers > 0 and can_start_processes() else 0
+        self.workers = workers if workers > 0 and (can_start_processes() or allow_in_daemon) else 0
         self._executor: ProcessPoolExecutor | None = None
         if self.workers:
             self._executor = ProcessPoolExecutor(
@@ -98,9 +112,12 @@ class CpuStage:
                 initializer=_init_process,
                 initargs=(featurizer,),
             )
-            # Start every worker now (imports and catalogs take ~1 s each) rather than inside the first request.
+            # Start every worker now (imports and catalogs take ~1 s each) rather than inside the first request;
+            # all processes exist after this, so no later submit starts one (and needs the daemon flag lifted).
             try:
-                for f in [self._executor.submit(_run_chunk, []) for _ in range(self.workers)]:
+                with _children_allowed():
+                    warm = [self._executor.submit(_run_chunk, []) for _ in range(self.workers)]
+                for f in warm:
                     f.result()
             except BrokenProcessPool:
                 # Typically a script without an `if __name__ == "__main__":` guard, which spawn re-imports.

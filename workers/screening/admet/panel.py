@@ -56,8 +56,8 @@ class AdmetPanel:
     ) -> None:
         """
         device: "cpu", "cuda" or "cuda:N".
-        physchem_workers: processes for physchem + featurization; None = one per usable CPU but one (none
-            in a daemonic process, e.g. a Celery prefork child); 0 = all in this process.
+        physchem_workers: processes for physchem + featurization; None = one per usable CPU but one (on a CPU
+            device none in a daemonic process, e.g. a Celery prefork child); 0 = all in this process.
         batch_size: molecules per model pass (rounded up to whole 64-molecule chunks); None = 1024 on a GPU,
             64 on a CPU.
         prefetch: build the next batch in a background thread while the model runs the current one;
@@ -102,9 +102,12 @@ class AdmetPanel:
             raise ValueError("batch_size must be >= 1")
         self._chunk = min(_CHUNK, self.batch_size)
         self.prefetch: bool = on_gpu if prefetch is None else prefetch
+        # On a GPU the CPU stage sets the pace, and a GPU worker runs one prefork child per GPU, so that child
+        # gets the pool even though it is daemonic; a CPU worker's children already fill every core.
+        in_daemon_ok = on_gpu
         if physchem_workers is None:
-            physchem_workers = max(0, usable_cpus() - 1) if can_start_processes() else 0
-        self._cpu = CpuStage(GraphFeaturizer(), physchem_workers)
+            physchem_workers = max(0, usable_cpus() - 1) if (can_start_processes() or in_daemon_ok) else 0
+        self._cpu = CpuStage(GraphFeaturizer(), physchem_workers, allow_in_daemon=in_daemon_ok)
         self.physchem_workers: int = self._cpu.workers
         weakref.finalize(self, self._cpu.close)
         self.last_timings: dict[str, float] = {}
