@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,8 @@ import httpx
 import typer
 
 from cli.folders import as_upload
+from cli.params import HELP as PARAMS_HELP
+from cli.params import params_text
 from cli.render import (
     EXIT_AUTH,
     EXIT_JOB_FAILED,
@@ -159,7 +160,7 @@ def register(app: typer.Typer) -> None:
     def submit(
         file: Path = typer.Argument(..., exists=True, readable=True, help="A file, or a folder (sent as a zip)."),
         domain: str = typer.Option("screening", "--domain", "-d"),
-        params: str = typer.Option("{}", "--params", "-p", help="Job parameters as JSON."),
+        params: str = typer.Option("{}", "--params", "-p", help=PARAMS_HELP),
         name: str | None = typer.Option(None, "--name"),
         device: str | None = typer.Option(None, "--device", help="cpu or gpu"),
         idempotency_key: str | None = typer.Option(None, "--idempotency-key"),
@@ -170,11 +171,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = _JSON_OPT,
     ) -> None:
         """Upload FILE as a new job (with an upload progress bar), optionally waiting for it to end."""
-        try:
-            json.loads(params)
-        except ValueError as exc:
-            fail(f"--params is not valid JSON: {exc}")
-        data = {"domain": domain, "parameters": params}
+        data = {"domain": domain, "parameters": params_text(params)}
         if name:
             data["name"] = name
         if device:

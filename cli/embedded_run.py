@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.folders import as_upload
+from cli.params import params_text
 from cli.render import EXIT_JOB_FAILED, console, err_console, fail, print_json, rows_table, wait_with_progress
 
 LOCAL_PROJECT = "local"
@@ -32,12 +33,7 @@ def run_embedded(file: Path, domain: str, params_json: str, top: int, output: Pa
         err_console.print("[dim]`run` uses an in-process worker; MEDSIEVE_BROKER_URL is ignored here[/]")
         settings.broker_url = ""
         reset_app()
-    try:
-        params = json.loads(params_json)
-    except ValueError as exc:
-        fail(f"--params is not valid JSON: {exc}")
-    if not isinstance(params, dict):
-        fail("--params must be a JSON object")
+    params = json.loads(params_text(params_json))
 
     upgrade()
     with as_upload(file) as upload, upload.open("rb") as fh:

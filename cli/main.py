@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from cli import client, listen, models
+from cli.params import HELP as PARAMS_HELP
 from cli.render import console, fail, print_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="medsieve: asynchronous bulk biomedical screening.")
@@ -35,7 +36,7 @@ def run(
         ..., exists=True, readable=True, help="Input library, documents or scans; a folder is sent as a zip."
     ),
     domain: str = typer.Option("screening", "--domain", "-d"),
-    params: str = typer.Option("{}", "--params", "-p", help="Job parameters as JSON."),
+    params: str = typer.Option("{}", "--params", "-p", help=PARAMS_HELP),
     top: int = typer.Option(15, "--top", help="Rows of the ranked summary to print."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Export file (.csv or .parquet)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),

@@ -33,15 +33,32 @@ def _run(args: list[str], data_dir: Path) -> dict:  # type: ignore[type-arg]
 
 
 def test_run_example_library_embedded(tmp_path: Path) -> None:
+    """The full default pipeline (standardize, filters, ADMET panel, ranking) on the shipped library."""
     summary = _run(["examples/library.smi", "--top", "5"], tmp_path / "data")
     job = summary["job"]
     assert job["status"] == "succeeded"
-    assert job["counts"]["items_succeeded"] == 313 and job["counts"]["items_failed"] == 3
+    assert job["counts"]["items_succeeded"] == 323 and job["counts"]["items_failed"] == 3
     scores = [row["score"] for row in summary["top"]]
     assert len(scores) == 5 and scores == sorted(scores, reverse=True)
     assert sum(summary["errors_by_code"].values()) == 3
+    top = summary["top"][0]
+    assert 0 <= top["admet"]["hERG"] <= 1 and "molecular_weight_drugbank_approved_percentile" in top["admet"]
     export = Path(summary["export"])
-    assert export.is_file() and len(export.read_text().splitlines()) == 313 + 1
+    assert export.is_file() and len(export.read_text().splitlines()) == 323 + 1
+
+
+def test_run_with_reference_actives_from_a_params_file(tmp_path: Path) -> None:
+    """The README's EGFR example: similarity to three approved EGFR inhibitors ranks the references present in
+    the library first (gefitinib given as its hydrochloride salt is standardized to the reference itself)."""
+    summary = _run(
+        ["examples/library.smi", "--top", "4", "--params", "@examples/screening-egfr.json"], tmp_path / "data"
+    )
+    top = summary["top"]
+    assert top[0]["item_key"] == "gefitinib-hydrochloride" and top[0]["similarity"] == 1.0
+    assert top[0]["standardization"] == "fragments_removed" and top[0]["nearest_reference"] == "gefitinib"
+    assert top[1]["item_key"] == "erlotinib" and top[1]["similarity"] == 1.0
+    # ADMET liabilities are penalties: the kinase inhibitors' high hERG probabilities cost them score.
+    assert top[0]["score"] < 1.0 + 0.2 * top[0]["qed"] - 0.3 * top[0]["admet"]["hERG"] + 1e-9
 
 
 def test_run_dicom_folder_embedded(tmp_path: Path) -> None:
