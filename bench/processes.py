@@ -28,12 +28,12 @@ def service_env(database_url: str, broker_url: str, data_dir: Path, **extra: str
 
 
 class Proc:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, module: str = "cli.main") -> None:
         self.log = log
         self._fh = log.open("ab")
         # A new session: the process and all its children form one group we can kill at once.
         self.p = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args],
+            [sys.executable, "-m", module, *args],
             env=env,
             stdout=self._fh,
             stderr=subprocess.STDOUT,
@@ -54,8 +54,18 @@ class Proc:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
 
 
-def start_worker(env: dict[str, str], log: Path, concurrency: int = 2, queues: str = "screening.cpu") -> Proc:
-    proc = Proc(["worker", "-Q", queues, "-c", str(concurrency)], env, log)
+def start_worker(
+    env: dict[str, str],
+    log: Path,
+    concurrency: int = 2,
+    queues: str = "screening.cpu",
+    *,
+    hostname: str | None = None,
+    module: str = "cli.main",
+) -> Proc:
+    """`module` other than cli.main: the fault-injection wrapper of tests/reliability (same CLI, test hooks)."""
+    args = ["worker", "-Q", queues, "-c", str(concurrency), *(["-n", hostname] if hostname else [])]
+    proc = Proc(args, env, log, module=module)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if "ready." in log.read_text(errors="replace"):
