@@ -88,7 +88,7 @@ def test_activity_primary_respects_direction() -> None:
 def test_parameter_checks_name_the_culprit() -> None:
     with pytest.raises(InvalidParameters, match=r"\[C;X5"):
         check_params(ScreeningParams.model_validate({"filters": {"include_smarts": ["[C;X5"]}}))
-    with pytest.raises(InvalidParameters, match="similarity.references"):
+    with pytest.raises(InvalidParameters, match=r"similarity\.references"):
         check_params(ScreeningParams.model_validate({"similarity": {"references": [{"smiles": "C1CC", "id": "r"}]}}))
     with pytest.raises(InvalidParameters, match="'hERG_typo'"):
         check_params(ScreeningParams.model_validate({"ranking": {"admet_penalties": {"hERG_typo": 1}}}))
