@@ -128,7 +128,8 @@ def test_csv_row_errors(write_file: WriteFile) -> None:
     items = parse(write_file("rows.csv", text))
     assert codes(items) == [None, "MISSING_FIELD", "EMPTY_RECORD", None]
     assert "'smiles' is field 3" in items[1].error[1]  # type: ignore[index]
-    assert items[2].key == "3" and items[3].payload == {"smiles": "CCN"}
+    # The other columns ride along as properties (for the exports).
+    assert items[2].key == "3" and items[3].payload == {"smiles": "CCN", "props": {"note": "d"}}
 
 
 def test_jsonl_strings_objects_and_bad_lines(write_file: WriteFile) -> None:
