@@ -104,7 +104,7 @@ def test_submit_watch_results_errors_provenance(browser: Any, dash: Stack, shot:
     job_id = _submit_form(page, EXAMPLE, name="NCI example library", parameters=_screening_parameters())
     shot(page, "04-job-submitted")
     assert _wait_status(page, "succeeded|failed") == "succeeded"
-    assert page.text_content("[data-field=items_succeeded]") == "313"
+    assert page.text_content("[data-field=items_succeeded]") == "323"
     assert page.text_content("[data-field=items_failed]") == "3"
     assert page.locator(".card [data-field=bar]").get_attribute("value") == "100.0"
     codes = page.inner_text("ul.codes")
