@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -104,6 +104,14 @@ def _is_connection_error(exc: Exception) -> bool:
 
 
 async def _database(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DataError):
+        # A value the database refuses to store or compare (PostgreSQL text cannot hold NUL, found by fuzzing
+        # `GET /v1/jobs?domain=%00`): the request's fault, not a server error.
+        log.info("database refused a request value: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            _body("INVALID_INPUT", "the request contains a value that cannot be stored (e.g. a NUL character)"),
+            status_code=422,
+        )
     if not _is_connection_error(exc):
         return await _unhandled(request, exc)
     log.warning("database unavailable: %s", type(exc).__name__)

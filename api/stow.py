@@ -17,7 +17,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from api.errors import EmptyInput, MalformedBody
-from api.uploads import PartCallbacks, PendingUpload, check_content_length
+from api.uploads import PartCallbacks, PendingUpload, body_chunks, check_content_length
 from core.errors import BadRequest, UnsupportedMediaType
 
 DICOM_PART_TYPE = b"application/dicom"
@@ -107,7 +107,7 @@ async def read_stow(request: Request, root: Path, max_bytes: int, max_parts: int
             await upload.write(data)  # counts against max_bytes: the cap fires mid-stream
 
     try:
-        async for chunk in request.stream():
+        async for chunk in body_chunks(request):
             parser.write(chunk)
             await drain()
         parser.finalize()

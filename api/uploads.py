@@ -9,7 +9,7 @@ hashed and counted as they arrive, and the size cap fires mid-stream.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from starlette.requests import Request
 
 from api.errors import MalformedBody
 from core.artifacts import HEAD_BYTES, ArtifactWriter, StoredArtifact
-from core.errors import BadRequest, InvalidInput, PayloadTooLarge
+from core.errors import BadRequest, InvalidInput, PayloadTooLarge, RequestTimeout
+from core.settings import get_settings
 
 FILE_FIELD = "file"
 FORM_FIELDS = frozenset({"domain", "parameters", "name", "priority", "device"})
@@ -44,6 +45,22 @@ def check_content_length(request: Request, cap: int) -> None:
         raise BadRequest("invalid Content-Length header") from exc
     if length > cap:
         raise PayloadTooLarge(f"request body of {length} bytes exceeds the limit of {cap} bytes")
+
+
+async def body_chunks(request: Request) -> AsyncIterator[bytes]:
+    """request.stream(), but a client that stops sending mid-body gets 408 after upload_idle_timeout_s instead of
+    holding its connection and partial upload forever (uvicorn has no body timeout of its own)."""
+    idle_s = get_settings().upload_idle_timeout_s
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            with anyio.fail_after(idle_s):
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise RequestTimeout(f"no request body data for {idle_s:g} s") from exc
+        yield chunk
 
 
 class PendingUpload:
@@ -86,7 +103,7 @@ class PendingUpload:
 async def read_raw(request: Request, root: Path, max_bytes: int) -> PendingUpload:
     upload = PendingUpload(root, max_bytes)
     try:
-        async for chunk in request.stream():
+        async for chunk in body_chunks(request):
             if chunk:
                 await upload.write(chunk)
     except BaseException:
@@ -99,7 +116,7 @@ async def read_json(request: Request, cap: int = MAX_JSON_BODY_BYTES) -> Any:
     """Inline-items bodies are small by contract (<= 100k items), so they are parsed in memory, capped."""
     check_content_length(request, cap)
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in body_chunks(request):
         body += chunk
         if len(body) > cap:
             raise PayloadTooLarge(f"JSON body exceeds the limit of {cap} bytes")
@@ -251,7 +268,7 @@ async def read_multipart(
     parser = parts.parser(boundary)
     received = 0
     try:
-        async for chunk in request.stream():
+        async for chunk in body_chunks(request):
             received += len(chunk)
             if received > body_cap:
                 raise PayloadTooLarge(f"request body exceeds the limit of {body_cap} bytes")

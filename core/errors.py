@@ -30,6 +30,11 @@ class NotFound(MedsieveError):
     code = "NOT_FOUND"
 
 
+class RequestTimeout(MedsieveError):
+    status_code = 408
+    code = "REQUEST_TIMEOUT"
+
+
 class Conflict(MedsieveError):
     status_code = 409
     code = "CONFLICT"

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     shared_data_dir: Path = Path("../shared/data")
 
     max_upload_bytes: int = 2 * 1024**3
+    # An upload whose body sends nothing for this long is answered 408 and its partial file removed (slowloris:
+    # uvicorn itself has no request-body timeout). Waiting costs no thread, only an open connection.
+    upload_idle_timeout_s: float = Field(default=60.0, gt=0)
     max_export_bytes: int = 64 * 1024**3  # an SDF export written by a worker
     max_items_per_job: int = 10_000_000
     max_record_chars: int = 100_000
@@ -33,8 +36,15 @@ class Settings(BaseSettings):
     task_soft_time_limit_s: int = 1440
     max_shard_attempts: int = 5
     queue_delivery_limit: int = 5
-    transient_retry_max: int = 5
+    # Retries of a task that hit a database or broker error (backoff: workers/tasks.py _backoff).
+    transient_retry_max: int = 10
     sweep_interval_s: float = 15.0
+    # A shard `running` this long is presumed abandoned (dead or paused worker) and published again; None = the
+    # hard time limit + 60 s, after which a live worker has certainly killed it. Lower values re-run shards
+    # whose worker is only slow: harmless (effects are exactly-once) but the work is done twice.
+    abandoned_after_s: float | None = Field(default=None, gt=0)
+    # Recycle a pool child after this many tasks, bounding slow leaks (models reload in the new child).
+    worker_max_tasks_per_child: int = Field(default=1000, ge=1)
     # A queued shard not picked up in this long is published again (covers a lost publish or broker outage).
     redispatch_after_s: float = 120.0
 
@@ -77,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return not self.broker_url
+
+    @property
+    def resolved_abandoned_after_s(self) -> float:
+        return self.abandoned_after_s if self.abandoned_after_s is not None else self.task_time_limit_s + 60.0
 
     @property
     def resolved_database_url(self) -> str:

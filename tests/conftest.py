@@ -51,7 +51,9 @@ def pg_url() -> Iterator[str]:
     from db.migrate import upgrade
 
     name = f"medsieve_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    # pre_ping: the fault tests restart PostgreSQL mid-session (tests/reliability); a pooled connection from before
+    # the restart must not fail the final DROP DATABASE.
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = _swap_db(PG_ADMIN_URL, name)
@@ -70,7 +72,9 @@ def fresh_pg_url() -> Iterator[str]:
     """An empty database (no migrations) for migration tests."""
     _need("PostgreSQL", "127.0.0.1", 5432)
     name = f"medsieve_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    # pre_ping: the fault tests restart PostgreSQL mid-session (tests/reliability); a pooled connection from before
+    # the restart must not fail the final DROP DATABASE.
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     yield _swap_db(PG_ADMIN_URL, name)
@@ -120,3 +124,13 @@ def _reset_caches() -> None:
     reset_settings_cache()
     dispose_engines()
     reset_app()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault tests' one-line outcomes (tests/reliability/checker.py), repeated at the end of the run."""
+    from tests.reliability.checker import SUMMARY_LINES
+
+    if SUMMARY_LINES:
+        terminalreporter.section("reliability: measured outcomes")
+        for line in SUMMARY_LINES:
+            terminalreporter.write_line(line)

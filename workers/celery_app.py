@@ -76,7 +76,7 @@ def configure(app: Celery, settings: Settings) -> None:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         # Models stay resident, but recycle children now and then to bound slow leaks.
-        worker_max_tasks_per_child=1000,
+        worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
     )
 
 

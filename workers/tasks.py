@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -32,8 +33,12 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _backoff(retries: int) -> float:
-    # Exponential with full jitter; never in (0, 1) s, which Celery's native delayed delivery refuses.
-    return 1.0 + random.uniform(0, min(60.0, 2.0**retries))
+    # Exponential with "equal" jitter (half fixed, half random), never in (0, 1) s, which Celery's native delayed
+    # delivery refuses. The fixed half gives the retries a guaranteed budget: with transient_retry_max=10, 160-310 s,
+    # enough for a PostgreSQL restart or failover. With full jitter and 5 retries it could be as little as ~5 s,
+    # after which the shard waited for the sweeper (a running one up to the abandoned threshold, 26 min).
+    step = min(60.0, 2.0**retries)
+    return 1.0 + step / 2 + random.uniform(0, step / 2)
 
 
 @app.task(name=INGEST_TASK, bind=True, acks_late=True)
@@ -51,11 +56,34 @@ def ingest_task(self: Task, job_id: str) -> str:
     return outcome
 
 
-@app.task(name=SHARD_TASK, bind=True, acks_late=True)
+class _ShardTask(Task):
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        # Celery calls this in the worker's main process when the hard time limit killed the child. The message is
+        # acked (acks_on_failure_or_timeout), so without this the shard would sit `running` until the sweeper's
+        # abandoned threshold and then run (and be killed) again, up to max_shard_attempts. Its items get TIMEOUT
+        # now and the job goes on; if the database is down, the sweeper's path is the fallback.
+        if not isinstance(exc, TimeLimitExceeded) or not args:
+            return
+        try:
+            shard_runner.fail_shard(
+                int(args[0]), ItemErrorCode.TIMEOUT, f"shard exceeded the hard time limit ({exc.args[0]} s)"
+            )
+        except Exception:
+            log.warning("could not record the time-out of shard %s", args[0], exc_info=True)
+
+
+@app.task(name=SHARD_TASK, bind=True, acks_late=True, base=_ShardTask)
 def shard_task(self: Task, shard_id: int) -> str:
     worker = str(self.request.hostname or "unknown")
     try:
         outcome = shard_runner.run_shard(int(shard_id), worker)
+    except SoftTimeLimitExceeded:
+        # The soft limit fires first (a signal the pipeline sees between calls): the shard's items end as TIMEOUT,
+        # not as a generic PROCESSING_ERROR, and it is not retried (it would only time out again).
+        log.warning("shard exceeded the soft time limit", extra={"shard_id": shard_id})
+        limit = get_settings().task_soft_time_limit_s
+        shard_runner.fail_shard(int(shard_id), ItemErrorCode.TIMEOUT, f"shard exceeded the time limit ({limit} s)")
+        return "timeout"
     except Exception as exc:
         if _is_transient(exc):
             log.warning("shard hit a transient error; retrying", extra={"shard_id": shard_id})

@@ -12,6 +12,7 @@ import pytest
 from bench.processes import free_port
 from tests.e2e.harness import SHARD_SIZE, accepted, running_stack, submit_file, wait_job
 from tests.helpers import check_exactly_once, job_row
+from tests.reliability import checker
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
 
@@ -62,6 +63,9 @@ def test_submit_while_the_broker_is_unreachable_completes_once_a_worker_runs(
         assert (check.lost, check.duplicated, check.unexpected) == (0, 0, 0), check
         assert "sweep:" in worker.log.read_text(errors="replace"), "the sweeper did not report publishing the job"
         assert job_row(uuid.UUID(job_id)).ingest_dispatched_at is not None
+        outcome = checker.check("R6", [checker.Expect.first(job_id, ROWS)])
+        checker.report(outcome, broken=broken.replace(" ", "-"), submit_s=round(submit_s, 2))
+        assert outcome.clean and not outcome.problems, outcome.problems
         print(
             f"\nbroker down ({broken}): submit answered in {submit_s:.2f} s; done {time.monotonic() - t1:.1f} s "
             f"after the worker was ready"

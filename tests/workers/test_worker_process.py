@@ -10,6 +10,7 @@ import pytest
 
 from bench.processes import service_env, start_worker
 from tests.helpers import check_exactly_once, job_row, submit_file, wait_job
+from tests.reliability import checker
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
 
@@ -66,3 +67,6 @@ def test_sigkill_of_the_whole_worker_loses_nothing_and_writes_nothing_twice(stac
     # At-least-once execution shows up as extra attempts (the shards in flight at the kill ran twice).
     assert check.executions >= job.shards_total
     print(f"kill after {done_at_kill}/{job.shards_total} shards: executions={check.executions}")
+    outcome = checker.check("R2", [checker.Expect.first(job_id, n)])
+    checker.report(outcome, killed="whole worker (SIGKILL to the process group)", shards_done_at_kill=done_at_kill)
+    assert outcome.clean and not outcome.problems, outcome.problems

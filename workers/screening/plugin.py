@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from db.base import Base
 from db.models.screening import ScreeningResult
-from workers.plugin import DomainPlugin, Item, Pipeline
+from workers.plugin import DomainPlugin, Item, ModelInfo, Pipeline
 from workers.screening import parsers
 from workers.screening.params import ScreeningParams
 
@@ -70,15 +70,21 @@ class ScreeningPlugin:
         return parsers.iter_items(path, fmt, params)
 
     def load_pipeline(self, device: str) -> Pipeline:
-        from workers.screening.activity import registry_resolver
         from workers.screening.pipeline import ScreeningPipeline
 
-        return ScreeningPipeline(device=device, resolver=registry_resolver)
+        return ScreeningPipeline(device=device, resolver=_resolve_registered)
 
     def finalize_job(self, session: Session, job_id: uuid.UUID) -> None:
         from workers.screening.finalize import finalize_screening_job
 
         finalize_screening_job(session, job_id)
+
+
+def _resolve_registered(project_id: uuid.UUID, name: str, version: str | None) -> tuple[ModelInfo, list[Path]]:
+    # Chemprop and Lightning take ~10 s to import: only a job that names an activity model pays for them.
+    from workers.screening.activity import registry_resolver
+
+    return registry_resolver(project_id, name, version)
 
 
 PLUGIN: DomainPlugin = ScreeningPlugin()

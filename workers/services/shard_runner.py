@@ -114,7 +114,9 @@ def _commit(claim: _Claim, outcome: BatchOutcome, result_model: Any, load_s: flo
     t0 = time.perf_counter()
     with unit_of_work() as session:
         job = repo.lock_job(session, claim.job_id)
-        if job is None or job.status == JobStatus.cancelled.value:
+        # A job that failed while this shard ran (e.g. ingest hit ITEM_LIMIT after publishing the first shards)
+        # is terminal like a cancelled one: its rows and counters must not move any more.
+        if job is None or job.status in (JobStatus.cancelled.value, JobStatus.failed.value):
             repo.close_shard(session, claim.shard_id, ShardStatus.cancelled)
             return "cancelled"
         if not repo.close_shard(session, claim.shard_id, ShardStatus.succeeded, compute_ms=compute_s * 1000):

@@ -3,8 +3,8 @@
 - Jobs and shards whose message was never confirmed (dispatched_at NULL) are published.
 - Queued shards dispatched long ago are published again only if their queue is empty (the message was lost,
   e.g. a broker that lost its data or an embedded process that restarted), so a long backlog is left alone.
-- Shards `running` for longer than the hard time limit belong to a dead or stuck worker: published again; the
-  next claim counts the attempt, so a shard that keeps dying ends as SHARD_FAILED.
+- Shards `running` for longer than the hard time limit (+60 s, or `abandoned_after_s`) belong to a dead or stuck
+  worker: published again; the next claim counts the attempt, so a shard that keeps dying ends as SHARD_FAILED.
 - Messages dead-lettered by RabbitMQ (delivery limit reached) close their shard as failed.
 - Stored inputs that identify patients are deleted once every job reading them has ended (services/purge.py).
 Duplicated publishes are harmless: every task is idempotent.
@@ -52,7 +52,7 @@ def sweep_once(*, recover_all: bool = False) -> SweepReport:
     report = SweepReport()
     grace = 0.0 if recover_all else OUTBOX_GRACE_S
     with unit_of_work() as session:
-        stale_ingest = repo.stale_cutoff(0.0 if recover_all else settings.task_time_limit_s + 60)
+        stale_ingest = repo.stale_cutoff(0.0 if recover_all else settings.resolved_abandoned_after_s)
         jobs = repo.jobs_needing_ingest(session, repo.stale_cutoff(grace), stale_ingest, BATCH)
         job_targets = [(j.id, j.domain) for j in jobs]
         for job in jobs:
@@ -73,7 +73,7 @@ def sweep_once(*, recover_all: bool = False) -> SweepReport:
             session,
             undispatched_before=repo.stale_cutoff(grace),
             lost_before=lost_before,
-            abandoned_before=repo.stale_cutoff(0.0 if recover_all else settings.task_time_limit_s + 60),
+            abandoned_before=repo.stale_cutoff(0.0 if recover_all else settings.resolved_abandoned_after_s),
             limit=BATCH,
         )
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
