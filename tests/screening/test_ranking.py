@@ -104,3 +104,17 @@ def test_standardize_error_is_an_item_error_and_the_batch_goes_on(pipeline: Scre
     # With standardization off a salt is kept as written.
     rows, errors = _run(pipeline, ["CC(=O)[O-].[Na+]"], {**BASE, "standardize": {"enabled": False}})
     assert rows[0]["canonical_smiles"] == "CC(=O)[O-].[Na+]" and rows[0]["standardization"] is None
+
+
+def test_filter_properties_reuse_the_row_descriptors_exactly(pipeline: ScreeningPipeline, nci_dir) -> None:  # type: ignore[no-untyped-def]
+    from rdkit import Chem
+
+    from workers.screening.chem.filters import properties
+
+    smiles = [line.split("\t")[0] for line in (nci_dir / "first_5K.smi").read_text().splitlines()[::25]]
+    rows, _ = _run(pipeline, smiles, {**BASE, "standardize": {"enabled": False}})
+    assert len(rows) > 150
+    for row in rows.values():
+        mol = Chem.MolFromSmiles(row["canonical_smiles"])
+        # Re-parsing the canonical SMILES reorders atoms, so sums may differ in the last bit.
+        assert properties(mol, row) == pytest.approx(properties(mol), abs=1e-9), row["canonical_smiles"]

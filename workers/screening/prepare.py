@@ -75,7 +75,7 @@ class Preparer:
                 return ItemErrorCode.STANDARDIZE_ERROR.value, _clip(str(exc))
         row = {**_OPTIONAL, **self._describe(item, payload.get("smiles"), mol)}
         row["standardization"] = ";".join(changes) or None
-        props = properties(mol)
+        props = properties(mol, row)  # reuses the descriptors just computed for the row
         props["qed"] = row["qed"]
         row["heavy_atoms"] = int(props["heavy_atoms"])
         reasons = self._filters.check(mol, props)
