@@ -40,6 +40,7 @@ def _csv() -> bytes:
 
 
 PARAMS = {
+    "standardize": {"enabled": True},
     "similarity": {"references": [{"smiles": GEFITINIB, "id": "gefitinib"}, {"smiles": ERLOTINIB, "id": "erlotinib"}]},
     "filters": {"families": ["pains_a", "pains_b", "pains_c"], "mode": "flag"},
 }
