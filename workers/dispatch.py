@@ -26,31 +26,19 @@ def ingest_queue(domain: str) -> str:
     return queue_name(domain, "cpu")
 
 
-def publish_ingest(job_id: uuid.UUID, domain: str) -> None:
-    queue = ingest_queue(domain)
+def _publish_one(task: str, arg: str, queue: str) -> None:
     get_app().send_task(
-        INGEST_TASK,
-        args=[str(job_id)],
-        queue=queue,
-        exchange=EXCHANGE.name,
-        routing_key=queue,
-        retry=True,
-        retry_policy=_RETRY_POLICY,
+        task, args=[arg], queue=queue, exchange=EXCHANGE.name, routing_key=queue, retry=True, retry_policy=_RETRY_POLICY
     )
+
+
+def publish_ingest(job_id: uuid.UUID, domain: str) -> None:
+    _publish_one(INGEST_TASK, str(job_id), ingest_queue(domain))
 
 
 def publish_screening_export(export_id: uuid.UUID) -> None:
     """An SDF export needs RDKit, so a screening CPU worker writes it."""
-    queue = queue_name("screening", "cpu")
-    get_app().send_task(
-        SCREENING_EXPORT_TASK,
-        args=[str(export_id)],
-        queue=queue,
-        exchange=EXCHANGE.name,
-        routing_key=queue,
-        retry=True,
-        retry_policy=_RETRY_POLICY,
-    )
+    _publish_one(SCREENING_EXPORT_TASK, str(export_id), queue_name("screening", "cpu"))
 
 
 def publish_shards(domain: str, device: str, shard_ids: Iterable[int]) -> list[int]:

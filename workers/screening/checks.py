@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,10 +37,13 @@ def check_params(p: ScreeningParams) -> None:
 
 @lru_cache(maxsize=1)
 def admet_columns() -> list[str]:
-    """ADMET-AI's prediction columns, read from the header of the DrugBank reference it ships (no model load)."""
-    import admet_ai
-
-    path = Path(admet_ai.__file__).parent / "resources" / "data" / "drugbank_approved.csv"
+    """ADMET-AI's prediction columns, read from the header of the DrugBank reference it ships. The package is
+    located, not imported: its __init__ loads torch, Chemprop and Lightning (~10 s, ~500 MiB), which an ingest
+    task has no use for."""
+    spec = importlib.util.find_spec("admet_ai")
+    if spec is None or not spec.submodule_search_locations:
+        raise InvalidParameters("the ADMET panel is not installed on this worker (package admet-ai)")
+    path = Path(spec.submodule_search_locations[0]) / "resources" / "data" / "drugbank_approved.csv"
     with path.open(newline="") as fh:
         header = next(csv.reader(fh))
     return [c for c in header if c not in _DRUGBANK_ONLY]

@@ -9,26 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import get_args
 
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdMolDescriptors
 from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 
-FAMILIES: tuple[str, ...] = ("lipinski", "veber", "pains_a", "pains_b", "pains_c", "brenk", "nih")
-PROPERTY_NAMES: tuple[str, ...] = (
-    "mw",
-    "clogp",
-    "hbd",
-    "hba",
-    "tpsa",
-    "rotatable_bonds",
-    "heavy_atoms",
-    "qed",
-    "rings",
-    "aromatic_rings",
-    "fsp3",
-    "formal_charge",
-)
+from workers.screening.params import FilterFamily, RangeProperty
+
+# The parameter model's Literals are the one list: the API validates against it, the filters implement it.
+FAMILIES: tuple[str, ...] = get_args(FilterFamily)
+PROPERTY_NAMES: tuple[str, ...] = get_args(RangeProperty)
 
 _CATALOGS = {
     "pains_a": FilterCatalogParams.FilterCatalogs.PAINS_A,
