@@ -70,6 +70,12 @@ class ItemErrorCode(StrEnum):
     BURNED_IN_ANNOTATION = "BURNED_IN_ANNOTATION"  # quarantined: pixels may carry identifiers
     MIXED_PATIENTS = "MIXED_PATIENTS"  # a series whose instances name different patients
     DECODE_ERROR = "DECODE_ERROR"  # a supported syntax whose pixel data failed to decode
+    # Literature.
+    NOT_FOUND = "NOT_FOUND"  # a PMID that PubMed does not return
+    CORRUPT_XML = "CORRUPT_XML"  # a record whose XML is truncated or malformed (the file's other records go on)
+    UNSAFE_XML = "UNSAFE_XML"  # entity declarations or a foreign external DTD: rejected, nothing fetched
+    EMPTY_TEXT = "EMPTY_TEXT"  # no title and no abstract text
+    UPSTREAM_ERROR = "UPSTREAM_ERROR"  # NCBI kept answering 429/5xx or could not be reached after the retries
 
 
 class AuditAction(StrEnum):

@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     # Screening: how many top hits per job get an RDKit SVG drawing at job end (0 = none).
     screening_depict_top: int = Field(default=100, ge=0, le=10_000)
 
+    # Literature. NCBI E-utilities: an email is expected by NCBI; with an API key the limit is 10 requests/s
+    # instead of 3. The base URL is a setting so a mirror (or a recorded-response server in tests) can stand in.
+    entrez_email: str = ""
+    entrez_api_key: SecretStr = SecretStr("")
+    entrez_tool: str = "medsieve"
+    entrez_base_url: str = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+    entrez_max_tries: int = Field(default=4, ge=1, le=20)
+    entrez_batch_size: int = Field(default=200, ge=1, le=10_000)
+    entrez_timeout_s: float = Field(default=30.0, gt=0)
+    # A NER model folder (AutoModelForTokenClassification + tokenizer); None = the shipped ner-minilm.
+    literature_model_dir: Path | None = None
+    literature_shard_size: int = Field(default=500, ge=1)
+    # Texts above this many characters are chunked with overlap and flagged `chunked`.
+    literature_max_chars: int = Field(default=20_000, ge=100)
+
     @property
     def json_logs(self) -> bool:
         return self.log_json or self.log_format == "json"

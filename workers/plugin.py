@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,16 @@ class ModelInfo:
     name: str
     version: str
     sha256: str  # of the weights; for rule-based code, of the implementing source
+
+
+def combined_model(components: Sequence[ModelInfo]) -> ModelInfo:
+    """One provenance identity for several models: names and versions joined, sha256 over their sha256s."""
+    if len(components) == 1:
+        return components[0]
+    digest = hashlib.sha256("".join(c.sha256 for c in components).encode()).hexdigest()
+    name = "+".join(c.name for c in components)[:200]
+    version = "+".join(c.version for c in components)[:64]
+    return ModelInfo(name, version, digest)
 
 
 @dataclass

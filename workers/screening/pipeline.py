@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from rdkit import Chem, rdBase
 
 from core.enums import ItemErrorCode
-from workers.plugin import BatchOutcome, Item, ItemFailure, JobContext, ModelInfo
+from workers.plugin import BatchOutcome, Item, ItemFailure, JobContext, ModelInfo, combined_model
 from workers.screening.params import ScreeningParams
 from workers.screening.parsers import as_params, snippet
 from workers.screening.prepare import Failure, Prepared, Preparer, qed_alert_catalog
@@ -117,7 +117,7 @@ class ScreeningPipeline:
             results.append(pr.row)
         timings["compute_s"] = time.perf_counter() - t0
         return BatchOutcome(
-            results, errors, _combined(components), self._device_used(p), dict(self.packages), timings, components
+            results, errors, combined_model(components), self._device_used(p), dict(self.packages), timings, components
         )
 
     # ------------------------------------------------------------------------------------------------ stages
@@ -188,15 +188,6 @@ def _torch_device(queue_device: str) -> str:
         if torch.cuda.is_available():
             return "cuda" if queue_device == "gpu" else queue_device
     return "cpu"
-
-
-def _combined(components: list[ModelInfo]) -> ModelInfo:
-    if len(components) == 1:
-        return components[0]
-    digest = hashlib.sha256("".join(c.sha256 for c in components).encode()).hexdigest()
-    name = "+".join(c.name for c in components)[:200]
-    version = "+".join(c.version for c in components)[:64]
-    return ModelInfo(name, version, digest)
 
 
 def _key(p: ScreeningParams, *fields: str) -> str:
