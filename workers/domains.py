@@ -8,6 +8,7 @@ from core.errors import InvalidInput
 from workers.plugin import DomainPlugin
 
 _SPECS: dict[str, str] = {
+    "literature": "workers.literature.plugin:PLUGIN",
     "screening": "workers.screening.plugin:PLUGIN",
     "triage": "workers.triage.plugin:PLUGIN",
 }
