@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.metrics import Metrics, MetricsMiddleware
 from api.ratelimit import TokenBucketLimiter
-from api.routes import health, jobs, models, results, screening, submit, triage
+from api.routes import health, jobs, literature, models, results, screening, submit, triage
 from api.schemas import ErrorResponse
 from api.services.projects import PrincipalCache
 from api.web import render as web_render
@@ -38,6 +38,7 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router, tags=["jobs"])
     app.include_router(results.router, tags=["results"])
     app.include_router(triage.router, tags=["triage"])
+    app.include_router(literature.router, tags=["literature"])
     app.include_router(screening.router, tags=["screening"])
     app.include_router(models.router, tags=["models"])
     app.include_router(health.router, tags=["operations"])

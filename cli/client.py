@@ -29,9 +29,9 @@ from cli.render import (
     wait_with_progress,
 )
 
-_TOKEN_OPT = typer.Option(None, "--token", help="API token (default MEDSIEVE_API_TOKEN).")
-_URL_OPT = typer.Option(None, "--api", help="API base URL (default MEDSIEVE_API_URL or http://127.0.0.1:8000).")
-_JSON_OPT = typer.Option(False, "--json", help="Machine-readable output on stdout (no progress bars).")
+TOKEN_OPT = typer.Option(None, "--token", help="API token (default MEDSIEVE_API_TOKEN).")
+URL_OPT = typer.Option(None, "--api", help="API base URL (default MEDSIEVE_API_URL or http://127.0.0.1:8000).")
+JSON_OPT = typer.Option(False, "--json", help="Machine-readable output on stdout (no progress bars).")
 _TIMEOUT_OPT = typer.Option(None, "--timeout", min=1, help="With --wait: give up after this many seconds (exit 6).")
 TABLE_COLUMNS = 7
 
@@ -90,13 +90,13 @@ def _export_sdf(
 ) -> None:
     """SDF needs RDKit, so a worker writes it: start the export, wait for it, then download the file."""
     body = {"format": "sdf", "sort": sort, "filters": filters}
-    export = _request(client, "POST", f"/v1/jobs/{job_id}/exports", json=body)
+    export = request(client, "POST", f"/v1/jobs/{job_id}/exports", json=body)
     url = f"/v1/jobs/{job_id}/exports/{export['id']}"
     with transfer_progress(quiet=json_out) as bar:
         task = bar.add_task("worker writing the SDF", total=None)
         while export["status"] not in ("succeeded", "failed"):
             time.sleep(0.5)
-            export = _request(client, "GET", url)
+            export = request(client, "GET", url)
             bar.advance(task, 0)
         if export["status"] == "failed":
             fail(f"SDF export failed: {export['error']}", EXIT_JOB_FAILED)
@@ -113,7 +113,28 @@ def _export_sdf(
     print_json(summary) if json_out else console.print(f"wrote {output} ({summary['records']:,} records)")
 
 
-def _request(client: httpx.Client, method: str, url: str, **kw: Any) -> Any:
+def download(client: httpx.Client, url: str, params: dict[str, Any], output: Path, json_out: bool) -> None:
+    """Stream a GET into a file with a progress bar; an API error exits with its code."""
+    try:
+        with client.stream("GET", url, params=params) as resp, transfer_progress(quiet=json_out) as bar:
+            if resp.status_code >= 400:
+                resp.read()
+                err = _error_of(resp)
+                fail(err.message, err.exit_code)
+            task = bar.add_task(f"exporting {output.name}", total=None)
+            with output.open("wb") as fh:
+                for chunk in resp.iter_bytes():
+                    fh.write(chunk)
+                    bar.advance(task, len(chunk))
+    except httpx.TransportError as exc:
+        fail(f"cannot reach the API: {exc}", EXIT_SERVER)
+    size = output.stat().st_size
+    print_json({"output": str(output), "bytes": size}) if json_out else console.print(
+        f"wrote {output} ({size:,} bytes)"
+    )
+
+
+def request(client: httpx.Client, method: str, url: str, **kw: Any) -> Any:
     try:
         return _call(client, method, url, **kw)
     except ApiError as exc:
@@ -166,9 +187,9 @@ def register(app: typer.Typer) -> None:
         idempotency_key: str | None = typer.Option(None, "--idempotency-key"),
         wait: bool = typer.Option(False, "--wait", help="Wait with a progress bar until the job ends."),
         timeout: float | None = _TIMEOUT_OPT,
-        api: str | None = _URL_OPT,
-        token: str | None = _TOKEN_OPT,
-        json_out: bool = _JSON_OPT,
+        api: str | None = URL_OPT,
+        token: str | None = TOKEN_OPT,
+        json_out: bool = JSON_OPT,
     ) -> None:
         """Upload FILE as a new job (with an upload progress bar), optionally waiting for it to end."""
         data = {"domain": domain, "parameters": params_text(params)}
@@ -181,7 +202,7 @@ def register(app: typer.Typer) -> None:
             with transfer_progress(quiet=json_out) as bar:
                 task = bar.add_task(f"uploading {upload.name}", total=upload.stat().st_size)
                 counted = _CountingFile(fh, lambda n: bar.advance(task, n))
-                job = _request(
+                job = request(
                     client, "POST", "/v1/jobs", data=data, files={"file": (upload.name, counted)}, headers=headers
                 )
             if not wait:
@@ -196,16 +217,16 @@ def register(app: typer.Typer) -> None:
         job_id: str,
         wait: bool = typer.Option(False, "--wait", help="Wait with a progress bar; exit 1 if it fails."),
         timeout: float | None = _TIMEOUT_OPT,
-        api: str | None = _URL_OPT,
-        token: str | None = _TOKEN_OPT,
-        json_out: bool = _JSON_OPT,
+        api: str | None = URL_OPT,
+        token: str | None = TOKEN_OPT,
+        json_out: bool = JSON_OPT,
     ) -> None:
         """Show a job's state, counts, shards, throughput and ETA."""
         with api_client(api, token) as client:
             if wait:
                 job = wait_with_progress(_job_poller(client, job_id), quiet=json_out, timeout_s=timeout)
             else:
-                job = _request(client, "GET", f"/v1/jobs/{job_id}")
+                job = request(client, "GET", f"/v1/jobs/{job_id}")
         print_json(job) if json_out else console.print(job_table(job))
         if wait and job["status"] != "succeeded":
             raise typer.Exit(EXIT_JOB_FAILED)
@@ -215,9 +236,9 @@ def register(app: typer.Typer) -> None:
         status_filter: str | None = typer.Option(None, "--status"),
         domain: str | None = typer.Option(None, "--domain", "-d"),
         limit: int = typer.Option(20, "--limit", min=1, max=200),
-        api: str | None = _URL_OPT,
-        token: str | None = _TOKEN_OPT,
-        json_out: bool = _JSON_OPT,
+        api: str | None = URL_OPT,
+        token: str | None = TOKEN_OPT,
+        json_out: bool = JSON_OPT,
     ) -> None:
         """List recent jobs, newest first."""
         query: dict[str, Any] = {"limit": limit}
@@ -226,7 +247,7 @@ def register(app: typer.Typer) -> None:
         if domain:
             query["domain"] = domain
         with api_client(api, token) as client:
-            page = _request(client, "GET", "/v1/jobs", params=query)
+            page = request(client, "GET", "/v1/jobs", params=query)
         if json_out:
             print_json(page)
             return
@@ -253,9 +274,9 @@ def register(app: typer.Typer) -> None:
         top: int = typer.Option(20, "--top", min=1, max=1000, help="Without -o: rows to print."),
         sort: str | None = typer.Option(None, "--sort", help="A sortable column; '-' prefix for descending."),
         filters: list[str] | None = typer.Option(None, "--filter", help="col:op:value (repeatable)."),
-        api: str | None = _URL_OPT,
-        token: str | None = _TOKEN_OPT,
-        json_out: bool = _JSON_OPT,
+        api: str | None = URL_OPT,
+        token: str | None = TOKEN_OPT,
+        json_out: bool = JSON_OPT,
     ) -> None:
         """Print the top results, or export all of them with -o (a download progress bar)."""
         query: dict[str, Any] = {}
@@ -265,11 +286,11 @@ def register(app: typer.Typer) -> None:
             query["filter"] = filters
         with api_client(api, token) as client:
             if output is None:
-                page = _request(client, "GET", f"/v1/jobs/{job_id}/results", params={**query, "limit": top})
+                page = request(client, "GET", f"/v1/jobs/{job_id}/results", params={**query, "limit": top})
                 if json_out:
                     print_json(page)
                 elif page["items"]:
-                    job = _request(client, "GET", f"/v1/jobs/{job_id}")
+                    job = request(client, "GET", f"/v1/jobs/{job_id}")
                     cols = _result_columns(page["columns"], job["domain"])
                     console.print(rows_table(page["items"], cols, title=f"top {len(page['items'])} by {page['sort']}"))
                 else:
@@ -279,40 +300,21 @@ def register(app: typer.Typer) -> None:
                 _export_sdf(client, job_id, sort, filters or [], output, json_out)
                 return
             fmt = "parquet" if output.suffix.lower() == ".parquet" else "csv"
-            try:
-                with (
-                    client.stream("GET", f"/v1/jobs/{job_id}/export", params={**query, "format": fmt}) as resp,
-                    transfer_progress(quiet=json_out) as bar,
-                ):
-                    if resp.status_code >= 400:
-                        resp.read()
-                        err = _error_of(resp)
-                        fail(err.message, err.exit_code)
-                    task = bar.add_task(f"exporting {output.name}", total=None)
-                    with output.open("wb") as fh:
-                        for chunk in resp.iter_bytes():
-                            fh.write(chunk)
-                            bar.advance(task, len(chunk))
-            except httpx.TransportError as exc:
-                fail(f"cannot reach the API: {exc}", EXIT_SERVER)
-        size = output.stat().st_size
-        print_json({"output": str(output), "bytes": size}) if json_out else console.print(
-            f"wrote {output} ({size:,} bytes)"
-        )
+            download(client, f"/v1/jobs/{job_id}/export", {**query, "format": fmt}, output, json_out)
 
     @app.command()
     def errors(
         job_id: str,
         code: str | None = typer.Option(None, "--code", help="Only this error code."),
         limit: int = typer.Option(50, "--limit", min=1, max=1000),
-        api: str | None = _URL_OPT,
-        token: str | None = _TOKEN_OPT,
-        json_out: bool = _JSON_OPT,
+        api: str | None = URL_OPT,
+        token: str | None = TOKEN_OPT,
+        json_out: bool = JSON_OPT,
     ) -> None:
         """List per-item errors of a job, with their codes and reasons."""
         query: dict[str, Any] = {"limit": limit, **({"code": code} if code else {})}
         with api_client(api, token) as client:
-            page = _request(client, "GET", f"/v1/jobs/{job_id}/errors", params=query)
+            page = request(client, "GET", f"/v1/jobs/{job_id}/errors", params=query)
         if json_out:
             print_json(page)
         elif page["items"]:
@@ -324,13 +326,13 @@ def register(app: typer.Typer) -> None:
     def provenance(
         job_id: str,
         limit: int = typer.Option(20, "--limit", min=1, max=1000),
-        api: str | None = _URL_OPT,
-        token: str | None = _TOKEN_OPT,
-        json_out: bool = _JSON_OPT,
+        api: str | None = URL_OPT,
+        token: str | None = TOKEN_OPT,
+        json_out: bool = JSON_OPT,
     ) -> None:
         """Per-shard provenance: model, weights sha256, code version, host, device."""
         with api_client(api, token) as client:
-            page = _request(client, "GET", f"/v1/jobs/{job_id}/provenance", params={"limit": limit})
+            page = request(client, "GET", f"/v1/jobs/{job_id}/provenance", params={"limit": limit})
         if json_out:
             print_json(page)
             return
@@ -345,13 +347,13 @@ def register(app: typer.Typer) -> None:
     def worklist(
         job_id: str,
         limit: int = typer.Option(50, "--limit", min=1, max=500),
-        api: str | None = _URL_OPT,
-        token: str | None = _TOKEN_OPT,
-        json_out: bool = _JSON_OPT,
+        api: str | None = URL_OPT,
+        token: str | None = TOKEN_OPT,
+        json_out: bool = JSON_OPT,
     ) -> None:
         """Triage: studies by urgency, with each series' priority, probability and reasons."""
         with api_client(api, token) as client:
-            page = _request(client, "GET", f"/v1/jobs/{job_id}/worklist", params={"limit": limit})
+            page = request(client, "GET", f"/v1/jobs/{job_id}/worklist", params={"limit": limit})
         if json_out:
             print_json(page)
             return
@@ -366,11 +368,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def cancel(
         job_id: str,
-        api: str | None = _URL_OPT,
-        token: str | None = _TOKEN_OPT,
-        json_out: bool = _JSON_OPT,
+        api: str | None = URL_OPT,
+        token: str | None = TOKEN_OPT,
+        json_out: bool = JSON_OPT,
     ) -> None:
         """Cancel a job: no further shards run."""
         with api_client(api, token) as client:
-            job = _request(client, "POST", f"/v1/jobs/{job_id}/cancel")
+            job = request(client, "POST", f"/v1/jobs/{job_id}/cancel")
         print_json(job) if json_out else console.print(f"job {job['id']} is {job['status']}")

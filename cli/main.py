@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from cli import client, listen, models
+from cli import client, listen, literature, models
 from cli.params import HELP as PARAMS_HELP
 from cli.render import console, fail, print_json
 
@@ -19,6 +19,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(models.app, name="models")
 client.register(app)
+literature.register(app)
 listen.register(app)
 
 

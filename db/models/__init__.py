@@ -11,6 +11,7 @@ from db.models.core import (
     Shard,
     ShardInput,
 )
+from db.models.literature import LiteratureChemical, LiteraturePair, LiteratureResult
 from db.models.registry import RegisteredModel
 from db.models.screening import ScreeningDepiction, ScreeningExport, ScreeningResult
 from db.models.triage import TriageResult
@@ -21,6 +22,9 @@ __all__ = [
     "AuditEvent",
     "ItemError",
     "Job",
+    "LiteratureChemical",
+    "LiteraturePair",
+    "LiteratureResult",
     "Project",
     "Provenance",
     "RegisteredModel",
