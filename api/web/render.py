@@ -5,6 +5,7 @@ and the common path of a page: session -> one unit of work -> template, or the l
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from api.deps import authorized_token
 from api.services.projects import Principal
-from api.web import views
+from api.web import highlight, views
 from api.web.session import clear_session, csrf_token, page_token
-from core.errors import MedsieveError, Unauthorized
+from core.errors import MedsieveError, NotFound, Unauthorized
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -47,12 +48,23 @@ _env = Environment(
 _env.filters.update(
     cell=views.cell, when=views.when, duration=views.duration, size=views.size, rate=views.rate, short=views.short
 )
-_env.globals.update(url=views.url, image_url=views.image_url, ui=views.UI_PREFIX, progress=views.progress)
+_env.filters.update(entity_title=highlight.entity_title, entity_class=highlight.entity_class)
+_env.globals.update(
+    url=views.url, image_url=views.image_url, item_url=views.item_url, ui=views.UI_PREFIX, progress=views.progress
+)
 
 
 def render(name: str, context: Mapping[str, Any], status_code: int = 200) -> HTMLResponse:
     html = _env.get_template(name).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def job_uuid(text: str) -> uuid.UUID:
+    """A job id from the path; anything else is a job that does not exist (404, like another project's job)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise NotFound(f"job {text[:64]} not found") from None
 
 
 def safe_next(target: str | None) -> str:

@@ -3,7 +3,6 @@ scoped by the session token's project, so another project's job is a 404 here ex
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
@@ -18,8 +17,9 @@ from api.services import results as results_service
 from api.services import triage as triage_service
 from api.services.projects import Principal
 from api.uploads import FORM_FIELDS, check_content_length, read_multipart
+from api.web import literature as literature_pages
 from api.web import views
-from api.web.render import error_page, login_redirect, page, render, safe_next
+from api.web.render import error_page, job_uuid, login_redirect, page, render, safe_next
 from api.web.session import (
     CSRF_FIELD,
     Forbidden,
@@ -31,7 +31,7 @@ from api.web.session import (
     set_session,
 )
 from core.enums import JobStatus
-from core.errors import Conflict, InvalidInput, MedsieveError, NotFound, Unauthorized, UnsupportedMediaType
+from core.errors import Conflict, InvalidInput, MedsieveError, Unauthorized, UnsupportedMediaType
 from core.settings import get_settings
 from db.repositories import stats as stats_repo
 from db.repositories.jobs import JobFilters
@@ -112,13 +112,6 @@ async def logout(request: Request) -> Response:
 
 
 # ------------------------------------------------------------------------------------------------ jobs
-
-
-def _job_id(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise NotFound(f"job {text[:64]} not found") from None
 
 
 @router.get("/jobs")
@@ -228,7 +221,7 @@ async def submit(request: Request, background: BackgroundTasks) -> Response:
 @router.get("/jobs/{job_id}")
 async def job_page(request: Request, job_id: str, notice: Text = None) -> Response:
     def work(session: Session, who: Principal) -> dict[str, Any]:
-        job = jobs_service.get_job(session, who.project_id, _job_id(job_id))
+        job = jobs_service.get_job(session, who.project_id, job_uuid(job_id))
         detail = jobs_service.detail(session, job)
         view = views.domain_view(job.domain)
         plugin = get_plugin(job.domain)
@@ -256,7 +249,7 @@ async def cancel(request: Request, job_id: str) -> Response:
         token = page_token(request)
         form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
         check_csrf(token, str(form.get(CSRF_FIELD) or ""))
-        target = _job_id(job_id)
+        target = job_uuid(job_id)
 
         def work(session: Session, who: Principal) -> str:
             try:
@@ -296,7 +289,7 @@ async def results_page(
         return RedirectResponse(views.url(base, sort=sort, filter=active, limit=limit), status_code=303)
 
     def work(session: Session, who: Principal) -> dict[str, Any]:
-        job = jobs_service.get_job(session, who.project_id, _job_id(job_id))
+        job = jobs_service.get_job(session, who.project_id, job_uuid(job_id))
         plugin = get_plugin(job.domain)
         view = views.domain_view(job.domain)
         context: dict[str, Any] = {
@@ -336,7 +329,7 @@ async def errors_page(
     request: Request, job_id: str, code: Annotated[str | None, Query(max_length=48)] = None, cursor: Text = None
 ) -> Response:
     def work(session: Session, who: Principal) -> dict[str, Any]:
-        job = jobs_service.get_job(session, who.project_id, _job_id(job_id))
+        job = jobs_service.get_job(session, who.project_id, job_uuid(job_id))
         found = results_service.errors_page(session, job, code=code or None, cursor=cursor or None, limit=PAGE_ROWS)
         return {
             "title": f"Item errors · {job.name or job.id}",
@@ -354,7 +347,7 @@ async def errors_page(
 @router.get("/jobs/{job_id}/provenance")
 async def provenance_page(request: Request, job_id: str, cursor: Text = None) -> Response:
     def work(session: Session, who: Principal) -> dict[str, Any]:
-        job = jobs_service.get_job(session, who.project_id, _job_id(job_id))
+        job = jobs_service.get_job(session, who.project_id, job_uuid(job_id))
         found = results_service.provenance_page(session, job, cursor=cursor or None, limit=PAGE_ROWS)
         return {
             "title": f"Provenance · {job.name or job.id}",
@@ -370,7 +363,7 @@ async def provenance_page(request: Request, job_id: str, cursor: Text = None) ->
 @router.get("/jobs/{job_id}/worklist")
 async def worklist_page(request: Request, job_id: str, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
     def work(session: Session, who: Principal) -> dict[str, Any]:
-        job = jobs_service.get_job(session, who.project_id, _job_id(job_id))
+        job = jobs_service.get_job(session, who.project_id, job_uuid(job_id))
         found = triage_service.worklist(session, job, offset=offset, limit=PAGE_ROWS)
         return {
             "title": f"Worklist · {job.name or job.id}",
@@ -381,3 +374,7 @@ async def worklist_page(request: Request, job_id: str, offset: Annotated[int, Qu
         }
 
     return await page(request, "worklist.html", work)
+
+
+# The literature domain's pages (documents with highlighted entities, the pair table) live in their own module.
+router.include_router(literature_pages.router)

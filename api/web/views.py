@@ -4,10 +4,9 @@ The results table is generic: it shows whatever columns the domain's results end
 of preferred columns first. A domain may add a picture per row (an <img> of an authenticated GET endpoint,
 which the dashboard's session cookie opens) and a few key properties for its top-hit cards.
 
-Literature: the domain does not exist yet. Its view (documents with the extracted entities highlighted at their
-offsets and the relations between them) belongs here, as a DomainView plus a document template, once
-workers/literature and its result and entity tables land. Until then a literature job would get the generic
-results table below.
+Literature: one row per document. The table shows the bibliographic fields and the counts; the bulky JSON columns
+(passages, entities, relations) are hidden, and each row links to its document page (api/web/literature.py), where
+the entities are highlighted at their offsets (api/web/highlight.py) next to the document's CID relations.
 """
 
 from __future__ import annotations
@@ -33,6 +32,12 @@ class DomainView:
     card_title: str = "item_key"
     card_columns: tuple[str, ...] = ()
     wide: frozenset[str] = frozenset()  # long text: wraps instead of widening the table
+    card_subtitle: str | None = None  # a second, muted line under the card title
+    # Columns left out of the results table (still in the exports): JSON too bulky to read in a cell.
+    hidden: frozenset[str] = frozenset()
+    # Rows have a page of their own (/ui/jobs/{id}/documents/{item_index}); these cells link to it.
+    item_page: bool = False
+    linked: frozenset[str] = frozenset()
 
 
 DOMAIN_VIEWS: dict[str, DomainView] = {
@@ -73,6 +78,29 @@ DOMAIN_VIEWS: dict[str, DomainView] = {
         card_columns=("probability", "modality", "body_part", "view_position"),
         wide=frozenset({"reasons", "quality_flags", "study_uid", "series_uid", "instance_uid", "patient_pseudonym"}),
     ),
+    "literature": DomainView(
+        preferred=(
+            "item_index",
+            "doc_id",
+            "title",
+            "year",
+            "journal",
+            "chemical_count",
+            "disease_count",
+            "gene_count",
+            "relation_count",
+            "unmatched_count",
+            "score",
+            "chunked",
+        ),
+        card_title="doc_id",
+        card_subtitle="title",
+        card_columns=("chemical_count", "disease_count", "gene_count", "relation_count", "score"),
+        wide=frozenset({"title"}),
+        hidden=frozenset({"passages", "entities", "relations"}),
+        item_page=True,
+        linked=frozenset({"item_index", "doc_id", "title"}),
+    ),
 }
 GENERIC_VIEW = DomainView(preferred=("item_index", "item_key", "score"))
 
@@ -82,8 +110,15 @@ def domain_view(domain: str) -> DomainView:
 
 
 def ordered_columns(columns: Sequence[str], view: DomainView) -> list[str]:
-    first = [c for c in view.preferred if c in columns]
-    return first + [c for c in columns if c not in first]
+    first = [c for c in view.preferred if c in columns and c not in view.hidden]
+    return first + [c for c in columns if c not in first and c not in view.hidden]
+
+
+def item_url(job_id: uuid.UUID | str, domain: str, item_index: Any) -> str | None:
+    """The row's own page, for domains that have one."""
+    if not domain_view(domain).item_page:
+        return None
+    return f"{UI_PREFIX}/jobs/{job_id}/documents/{int(item_index)}"
 
 
 def image_url(job_id: uuid.UUID | str, domain: str, item_index: Any) -> str | None:

@@ -48,11 +48,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def dash(pg_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """API + one worker process (concurrency 2) that serves both the screening and the triage queues."""
+    """API + one worker process (concurrency 2) that serves the screening, triage and literature queues (a domain's
+    model loads only when its first task arrives, so the literature queue costs nothing to modules without one)."""
     # Small shards: progress moves every few seconds, so the live bar and a mid-run cancel are quick to see.
     root = tmp_path_factory.mktemp("web-stack")
     with running_stack(pg_url, amqp_url, root, workers=0, shard_size=str(SHARD_SIZE), log_format="json") as stack:
-        stack.start_worker("worker", concurrency=2, queues="screening.cpu,triage.cpu")
+        stack.start_worker("worker", concurrency=2, queues="screening.cpu,triage.cpu,literature.cpu")
         yield stack
 
 
