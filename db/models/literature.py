@@ -17,6 +17,8 @@ class LiteratureResult(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "item_index"),
         Index("ix_literature_results_job_score", "job_id", "score", "item_index"),
+        # The pair table links PMIDs to their documents: look them up without scanning the job.
+        Index("ix_literature_results_job_doc", "job_id", "doc_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -76,6 +76,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('literature_results', schema=None) as batch_op:
         batch_op.create_index('ix_literature_results_job_score', ['job_id', 'score', 'item_index'], unique=False)
+        batch_op.create_index('ix_literature_results_job_doc', ['job_id', 'doc_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_literature_results_shard_id'), ['shard_id'], unique=False)
 
 
@@ -84,6 +85,7 @@ def downgrade() -> None:
     with op.batch_alter_table('literature_results', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_literature_results_shard_id'))
         batch_op.drop_index('ix_literature_results_job_score')
+        batch_op.drop_index('ix_literature_results_job_doc')
 
     op.drop_table('literature_results')
     with op.batch_alter_table('literature_pairs', schema=None) as batch_op:

@@ -102,7 +102,7 @@ def test_train_ner_command_writes_a_loadable_fp16_model(tmp_path: Path) -> None:
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    metrics = json.loads(result.output)
+    metrics = json.loads(result.stdout)  # --json: stdout is one JSON document (load reports go to stderr)
     assert set(metrics) == {"BC5CDR-IOB", "NCBI-disease-IOB", "BC2GM-IOB"}
     assert set(metrics["BC5CDR-IOB"]) == {"Chemical", "Disease", "micro"}
     record = json.loads((out / "training.json").read_text())
@@ -110,7 +110,8 @@ def test_train_ner_command_writes_a_loadable_fp16_model(tmp_path: Path) -> None:
     from safetensors import safe_open
 
     with safe_open(str(out / "model.safetensors"), "pt") as fh:
-        assert {str(fh.get_tensor(k).dtype) for k in fh.keys()}  # noqa: SIM118 (safe_open is not iterable) == {"torch.float16"}
+        keys = fh.keys()  # safe_open is not iterable
+        assert {str(fh.get_tensor(k).dtype) for k in keys} == {"torch.float16"}
     assert record["weights_sha256"] in (out / "README.md").read_text()
     tagger = Tagger(out)
     spans_, _ = tagger.tag(["Aspirin induced asthma."], [[(0, 23)]])

@@ -374,6 +374,9 @@ def test_gzip_is_transparent(tmp_path: Path) -> None:
         ('{"id": 1, "text": "a document with the word documents in it"}\n', "jsonl"),
         ("PMID- 29768149\nOWN - NLM\n", "medline"),
         ("29768149\n6794356, 6504332\n# comment\n", "pmids"),
+        ("29768149\n6794356\nnot-a-pmid\n", "pmids"),  # a typo is that token's PARSE_ERROR, not a text document
+        ("aspirin\nheparin\n29768149\n", "text"),
+        ("Aspirin causes asthma.\n29768149\n6794356\n", "text"),
         ("Lithium toxicity in a newborn.\nA newborn with tricuspid regurgitation.\n", "text"),
         ("1. Introduction\nAspirin is old.\n", "text"),
         ("", "text"),

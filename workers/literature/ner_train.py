@@ -250,7 +250,15 @@ def write_model(
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
     record = {
         "labels": list(LABELS),
-        "config": asdict(cfg) | {"corpora": list(cfg.corpora), "eval_corpora": list(cfg.eval_corpora)},
+        # Paths of the training host say nothing to a reader of the card: keep the names only.
+        "config": asdict(cfg)
+        | {
+            "base": cfg.base_name or Path(cfg.base).name,
+            "data_dir": Path(cfg.data_dir).name,
+            "out": Path(cfg.out).name,
+            "corpora": list(cfg.corpora),
+            "eval_corpora": list(cfg.eval_corpora),
+        },
         "train_sentences": n,
         "train_minutes": round(minutes, 1),
         "device": device,

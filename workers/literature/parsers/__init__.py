@@ -28,6 +28,7 @@ _PUBMED_ROOT = re.compile(rb"<(?:PubmedArticleSet|PubmedArticle|PubmedBookArticl
 _BIOC_ROOT = re.compile(rb"<collection[\s>]")
 _BIOC_JSON = re.compile(rb'"documents"\s*:\s*\[')
 _PMID_LINE = re.compile(rb"[\d,;\s]*")
+_TOKEN_LINE = re.compile(rb"[^\s,;]{1,40}")
 _FOREIGN_MAGIC = {
     b"%PDF": "a PDF document",
     b"PK\x03\x04": "a zip archive (compress a single file with gzip instead)",
@@ -97,9 +98,14 @@ def _sniff(text: bytes) -> str:
         raise InvalidInput("a JSON array is not accepted; send JSON lines (one object per line) or BioC JSON")
     if body.startswith(b"PMID-"):
         return "medline"
-    rows = [row.split(b"#", 1)[0] for row in body.splitlines()]
-    if any(row.strip() for row in rows) and all(_PMID_LINE.fullmatch(row) for row in rows):
+    rows = [r for r in (row.split(b"#", 1)[0].strip() for row in body.splitlines()) if r]
+    if rows and all(_PMID_LINE.fullmatch(row) for row in rows):
         return "pmids"
+    # A list of single tokens, mostly PMIDs, is a PMID list with typos (each bad token becomes a PARSE_ERROR item),
+    # not a text document made of numbers: prose has spaces.
+    if rows and all(_TOKEN_LINE.fullmatch(row) for row in rows):
+        if sum(1 for row in rows if _PMID_LINE.fullmatch(row)) * 2 >= len(rows):
+            return "pmids"
     return "text"
 
 
