@@ -103,9 +103,9 @@ def _sniff(text: bytes) -> str:
         return "pmids"
     # A list of single tokens, mostly PMIDs, is a PMID list with typos (each bad token becomes a PARSE_ERROR item),
     # not a text document made of numbers: prose has spaces.
-    if rows and all(_TOKEN_LINE.fullmatch(row) for row in rows):
-        if sum(1 for row in rows if _PMID_LINE.fullmatch(row)) * 2 >= len(rows):
-            return "pmids"
+    tokens_only = bool(rows) and all(_TOKEN_LINE.fullmatch(row) for row in rows)
+    if tokens_only and sum(1 for row in rows if _PMID_LINE.fullmatch(row)) * 2 >= len(rows):
+        return "pmids"
     return "text"
 
 
