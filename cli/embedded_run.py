@@ -13,9 +13,17 @@ from cli.params import params_text
 from cli.render import EXIT_JOB_FAILED, console, err_console, fail, print_json, rows_table, wait_with_progress
 
 LOCAL_PROJECT = "local"
-# Columns worth a glance in a terminal; the export has all of them.
-# The summary table's columns per domain; the export holds every column.
+# The summary table's columns per domain (worth a glance in a terminal); the export holds every column.
 _SUMMARY_COLUMNS = {
+    "literature": (
+        "doc_id",
+        "chemical_count",
+        "disease_count",
+        "gene_count",
+        "relation_count",
+        "unmatched_count",
+        "score",
+    ),
     "screening": ("item_key", "canonical_smiles", "score", "qed", "similarity", "activity", "alert_count", "mw"),
     "triage": ("item_index", "modality", "body_part", "view_position", "priority", "probability", "quality_flags"),
 }
@@ -59,10 +67,15 @@ def run_embedded(file: Path, domain: str, params_json: str, top: int, output: Pa
     if job["status"] == "succeeded":
         _export(job_id, out_path)
     errors = _error_summary(job_id)
+    pairs = _top_pairs(job_id, top) if domain == "literature" and job["status"] == "succeeded" else None
     if json_out:
-        print_json({"job": job, "top": top_rows, "errors_by_code": errors, "export": str(out_path)})
+        extra = {} if pairs is None else {"pairs": pairs}
+        print_json({"job": job, "top": top_rows, **extra, "errors_by_code": errors, "export": str(out_path)})
     else:
         _print_summary(job, top_rows, errors, out_path)
+        if pairs:
+            cols = ["chemical_name", "chemical_id", "disease_name", "disease_id", "documents", "max_score"]
+            console.print(rows_table(pairs, cols, title=f"top {len(pairs)} chemical-induced-disease pairs"))
     return 0 if job["status"] == "succeeded" else EXIT_JOB_FAILED
 
 
@@ -155,6 +168,17 @@ def _export(job_id: uuid.UUID, path: Path) -> None:
     with path.open("wb") as fh:
         for chunk in chunks(plan):
             fh.write(chunk)
+
+
+def _top_pairs(job_id: uuid.UUID, top: int) -> list[dict[str, Any]]:
+    """Literature: the job's most supported chemical -> disease pairs (aggregated by the worker at job end)."""
+    from api.services.literature import pair_dict
+    from db.repositories import literature as literature_repo
+    from db.session import unit_of_work
+
+    with unit_of_work() as session:
+        _, rows = literature_repo.list_pairs(session, job_id, min_documents=1, limit=top, offset=0)
+        return [pair_dict(p) for p in rows]
 
 
 def _print_summary(job: dict[str, Any], top_rows: list[dict[str, Any]], errors: dict[str, int], out: Path) -> None:
