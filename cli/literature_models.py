@@ -73,9 +73,7 @@ def train_ner(
     if json_out:
         print_json(metrics)
         return
-    for corpus, per in metrics.items():
-        for kind, m in per.items():
-            console.print(f"{corpus:18} {kind:9} P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}")
+    _print_report(metrics)
     console.print(f"wrote {out}")
 
 
@@ -94,9 +92,7 @@ def eval_ner(
     if json_out:
         print_json(report)
         return
-    for corpus, per in report.items():
-        for kind, m in per.items():
-            console.print(f"{corpus:18} {kind:9} P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}")
+    _print_report(report)
 
 
 def eval_literature(
@@ -126,3 +122,10 @@ def register(app: typer.Typer) -> None:
     app.command("train-ner")(train_ner)
     app.command("eval-ner")(eval_ner)
     app.command("eval-literature")(eval_literature)
+
+
+def _print_report(report: dict) -> None:
+    """One line per corpus and type: strict mention P/R/F1."""
+    for corpus, per in report.items():
+        for kind, m in per.items():
+            console.print(f"{corpus:18} {kind:9} P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}")
