@@ -59,7 +59,7 @@ def upgrade() -> None:
     sa.Column('text_sha256', sa.String(length=64), nullable=False),
     sa.Column('n_chars', sa.Integer(), nullable=False),
     sa.Column('n_sentences', sa.Integer(), nullable=False),
-    sa.Column('chunked', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+    sa.Column('chunked', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('chemical_count', sa.Integer(), nullable=False),
     sa.Column('disease_count', sa.Integer(), nullable=False),
     sa.Column('gene_count', sa.Integer(), nullable=False),
