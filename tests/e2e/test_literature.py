@@ -6,12 +6,14 @@ chemicals to a screening job work over HTTP. A PMID job fetches from a recorded-
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -21,7 +23,9 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 from tests.e2e.harness import Stack, accepted, running_stack, submit_file, wait_job, walk
-from workers.literature.ner import SHIPPED_MODEL
+from workers.literature.ner import SHIPPED_MODEL, model_info
+from workers.literature.normalize import DEFAULT_PATH as LEXICON
+from workers.literature.relations import DEFAULT_PATH as CID
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
 
@@ -143,6 +147,17 @@ def test_pubmed_upload_entities_pairs_exports_and_screening(
     assert predicted_pairs & gold_pairs, (sorted(predicted_pairs)[:10], sorted(gold_pairs)[:10])
     for p in pairs["items"]:
         assert set(p["doc_ids"]) <= set(rows) and p["documents"] == len(p["doc_ids"])
+
+    # Provenance names every component by the sha256 of the exact file the worker loaded.
+    prov = list(walk(client, f"/v1/jobs/{job_id}/provenance", {"limit": 100}))
+    assert prov and all(len(p["input_sha256"]) == 64 and p["code_version"] and p["host"] for p in prov)
+    components = {c["name"]: c["sha256"] for p in prov for c in p["components"]}
+    assert components == {
+        "ner-minilm": model_info(SHIPPED_MODEL).sha256,
+        "mesh-lexicon": hashlib.sha256(LEXICON.read_bytes()).hexdigest(),
+        "cid-relations": hashlib.sha256(CID.read_bytes()).hexdigest(),
+    }
+    assert {p["package_versions"].get("transformers") for p in prov} == {metadata.version("transformers")}
 
     bioc = client.get(f"/v1/jobs/{job_id}/annotations", params={"format": "bioc-json"})
     assert bioc.status_code == 200
