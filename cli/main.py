@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from cli import client, listen, literature, models
+from cli import client, listen, literature, literature_models, models
 from cli.params import HELP as PARAMS_HELP
 from cli.render import console, fail, print_json
 
@@ -18,6 +18,8 @@ token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(models.app, name="models")
+# The literature model commands (train-ner, eval-ner, eval-literature) join the same `models` group.
+literature_models.register(models.app)
 client.register(app)
 literature.register(app)
 listen.register(app)

@@ -287,9 +287,3 @@ def _model_dict(row: Any, project_name: str) -> dict[str, Any]:
         "registered_by": row.registered_by,
         "created_at": row.created_at.isoformat() if row.created_at else None,
     }
-
-
-# The literature tagger's commands live in their own module; they hang off this same `models` group.
-from cli import literature_models  # noqa: E402
-
-literature_models.register(app)

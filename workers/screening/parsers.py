@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import json
 import re
 import zlib
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any
 
 from pydantic import BaseModel
 
@@ -27,8 +26,8 @@ from core.errors import InvalidInput
 from core.settings import get_settings
 from workers.plugin import Item
 from workers.screening.params import ScreeningParams
+from workers.textstream import GZIP_ERRORS, GZIP_MAGIC, bounded_lines, corrupt_gzip, open_upload
 
-GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 8192
 KEY_MAX_CHARS = 255  # width of the item_key columns
 SNIPPET_CHARS = 80
@@ -45,12 +44,6 @@ _FORMAT_SUFFIXES = {
 }
 _SUFFIX_FORMATS = {f".{suffix}": fmt for fmt, suffixes in _FORMAT_SUFFIXES.items() for suffix in suffixes.split()}
 _SDF_DATA_HEADER = re.compile(r"^>.*?<([^>]*)>")
-
-
-class _ByteStream(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-    def readline(self, size: int = -1, /) -> bytes: ...
-    def seek(self, offset: int, whence: int = 0, /) -> int: ...
 
 
 # What a reader yields per record; iter_items numbers them. A line that exceeded the length cap arrives as None.
@@ -142,9 +135,9 @@ def iter_items(path: Path, fmt: str, params: BaseModel) -> Iterator[Item]:
     if reader is None:
         raise InvalidInput(f"unknown input format {fmt!r}; expected one of {sorted(_READERS)}")
     limit = get_settings().max_record_chars
-    with _open_stream(path) as (stream, compressed):
+    with _open_stream(path) as (stream, _):
         # 4 bytes per character at most in UTF-8, so a line cut at this many bytes is surely over the limit.
-        lines = _physical_lines(stream, 4 * limit + 2, compressed)
+        lines = bounded_lines(stream, 4 * limit + 2)
         for index, (key, payload, error) in enumerate(reader(lines, p, limit)):
             if key is not None:
                 key = key.strip()[:KEY_MAX_CHARS] or None
@@ -152,39 +145,15 @@ def iter_items(path: Path, fmt: str, params: BaseModel) -> Iterator[Item]:
 
 
 @contextmanager
-def _open_stream(path: Path) -> Iterator[tuple[_ByteStream, bool]]:
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == GZIP_MAGIC  # by content: uploads are stored under their sha256, not a name
-        raw.seek(0)
-        stream: _ByteStream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+def _open_stream(path: Path) -> Iterator[tuple[IO[bytes], bool]]:
+    with open_upload(path) as (stream, compressed):
         try:
             head = stream.read(SNIFF_BYTES)
-        except (EOFError, OSError, zlib.error) as exc:
-            if not compressed:
-                raise
-            raise InvalidInput(f"gzip input is corrupt or truncated: {exc}") from exc
+        except GZIP_ERRORS as exc:
+            raise corrupt_gzip(exc) from exc
         reject_binary(head)
         stream.seek(0)
         yield stream, compressed
-
-
-def _physical_lines(stream: _ByteStream, max_bytes: int, compressed: bool) -> Iterator[bytes | None]:
-    """Lines as bytes (BOM dropped); None stands for a line longer than max_bytes, whose rest is skipped."""
-    readline = stream.readline
-    try:
-        line = readline(max_bytes).removeprefix(codecs.BOM_UTF8)
-        while line:
-            if len(line) >= max_bytes and not line.endswith(b"\n"):
-                while (rest := readline(max_bytes)) and not rest.endswith(b"\n"):
-                    pass
-                yield None
-            else:
-                yield line
-            line = readline(max_bytes)
-    except (EOFError, OSError, zlib.error) as exc:
-        if not compressed:
-            raise  # a local read error is an infrastructure fault, not bad input
-        raise InvalidInput(f"gzip input is corrupt or truncated: {exc}") from exc
 
 
 def _too_long(limit: int) -> _Record:

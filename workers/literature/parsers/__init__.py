@@ -16,9 +16,10 @@ from typing import IO
 from core.enums import ItemErrorCode
 from core.errors import InvalidInput
 from workers.literature.parsers._common import Parsed
-from workers.literature.parsers._stream import GZIP_MAGIC, chunks, open_input, short_key
+from workers.literature.parsers._stream import chunks, short_key
 from workers.literature.safexml import XmlRejected, scan_prolog
 from workers.plugin import Item
+from workers.textstream import GZIP_MAGIC, open_upload
 
 FORMATS = ("pubmed-xml", "medline", "bioc-xml", "bioc-json", "jsonl", "text", "pmids")
 SNIFF_BYTES = 8192
@@ -126,7 +127,7 @@ def iter_items(
     """Items in input order; `index` is the record's 0-based position, errors included."""
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown literature input format {fmt!r}; expected one of {list(FORMATS)}")
-    with open_input(path) as stream:
+    with open_upload(path) as (stream, _):
         if fmt == "pmids":
             from workers.literature.parsers import pmids
 

@@ -7,59 +7,26 @@ one item's error.
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import re
-import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 from core.errors import InvalidInput
 from workers.literature.safexml import MAX_PROLOG_BYTES, Prolog, scan_prolog
+from workers.textstream import GZIP_ERRORS, corrupt_gzip
 
-GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
 KEY_MAX_CHARS = 255  # width of the item_key columns
-
-
-@contextmanager
-def open_input(path: Path) -> Iterator[IO[bytes]]:
-    """The stored upload as a byte stream, inflated when it is gzip (by content: artifacts have no name)."""
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == GZIP_MAGIC
-        raw.seek(0)
-        if not compressed:
-            yield raw
-            return
-        with gzip.GzipFile(fileobj=raw, mode="rb") as inflated:
-            yield cast(IO[bytes], inflated)
 
 
 def chunks(stream: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
     try:
         while block := stream.read(size):
             yield block
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise InvalidInput(f"gzip input is corrupt or truncated: {exc}") from exc
-
-
-def lines(stream: IO[bytes], max_bytes: int) -> Iterator[bytes | None]:
-    """Physical lines with their line ending; None stands for a line longer than max_bytes (its rest skipped)."""
-    try:
-        line = stream.readline(max_bytes + 1).removeprefix(b"\xef\xbb\xbf")
-        while line:
-            if len(line) > max_bytes:
-                while line and not line.endswith(b"\n"):
-                    line = stream.readline(max_bytes + 1)
-                yield None
-            else:
-                yield line
-            line = stream.readline(max_bytes + 1)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise InvalidInput(f"gzip input is corrupt or truncated: {exc}") from exc
+    except GZIP_ERRORS as exc:
+        raise corrupt_gzip(exc) from exc
 
 
 def short_key(key: str | None) -> str | None:

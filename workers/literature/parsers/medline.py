@@ -13,7 +13,7 @@ from typing import IO, Any
 from core.enums import ItemErrorCode
 from workers.literature.documents import from_title_abstract
 from workers.literature.parsers._common import Parsed, checked, fail, not_utf8, too_long
-from workers.literature.parsers._stream import lines
+from workers.textstream import bounded_lines
 
 _PMID_LINE = re.compile(rb"PMID- *(\d{1,12})")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
@@ -24,7 +24,7 @@ def records(stream: IO[bytes], *, require_abstract: bool, max_record_bytes: int)
     size = 0
     overlong = False
     key: str | None = None
-    for line in lines(stream, max_record_bytes):
+    for line in bounded_lines(stream, max_record_bytes):
         # Biopython keeps a 6-space line as a blank continuation inside the record (its issue #4557).
         blank = line is not None and not line.strip() and not line.startswith(b"      ")
         starts = line is not None and line.startswith(b"PMID-")

@@ -18,7 +18,7 @@ from typing import IO, Any
 from core.enums import ItemErrorCode
 from workers.literature.documents import Document, Passage, from_title_abstract
 from workers.literature.parsers._common import Parsed, checked, fail, json_key, not_utf8, text_problem, too_long
-from workers.literature.parsers._stream import lines
+from workers.textstream import bounded_lines
 
 
 def text_records(stream: IO[bytes], *, max_record_bytes: int) -> Iterator[Parsed]:
@@ -26,7 +26,7 @@ def text_records(stream: IO[bytes], *, max_record_bytes: int) -> Iterator[Parsed
     size = 0
     overlong = False
     index = 0
-    for line in lines(stream, max_record_bytes):
+    for line in bounded_lines(stream, max_record_bytes):
         if line is not None and not line.strip():
             if block or overlong:
                 yield too_long(max_record_bytes) if overlong else _text_block(block, index)
@@ -58,7 +58,7 @@ def _text_block(block: list[bytes], index: int) -> Parsed:
 
 def jsonl_records(stream: IO[bytes], *, max_record_bytes: int) -> Iterator[Parsed]:
     index = 0
-    for line in lines(stream, max_record_bytes):
+    for line in bounded_lines(stream, max_record_bytes):
         if line is None:
             yield too_long(max_record_bytes)
         elif not line.strip():

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from core.enums import ItemErrorCode
-from workers.literature.parsers._stream import lines
+from workers.textstream import bounded_lines
 
 _SEPARATORS = re.compile(rb"[,;\s]+")
 _MAX_DIGITS = 12  # PMIDs have 8 digits today; a much longer number is a pasted accession or phone number
@@ -21,7 +21,7 @@ PmidRecord = tuple[str | None, dict[str, Any], tuple[str, str] | None]
 
 
 def records(stream: IO[bytes], *, max_record_bytes: int) -> Iterator[PmidRecord]:
-    for line in lines(stream, max_record_bytes):
+    for line in bounded_lines(stream, max_record_bytes):
         if line is None:
             yield None, {}, (ItemErrorCode.RECORD_TOO_LONG.value, f"line is longer than {max_record_bytes} bytes")
             continue
