@@ -5,6 +5,7 @@ Registered on the `models` app (cli/models.py). torch and transformers load insi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -35,6 +36,9 @@ def train_ner(
     out: Path = typer.Option(..., "--out", file_okay=False, help="Model folder to write."),
     base: str = typer.Option(BASE_PACKAGE, "--base", help="Encoder folder, or the offline package's name."),
     corpora: str = typer.Option("BC5CDR-IOB,NCBI-disease-IOB,BC2GM-IOB", "--corpora", help="Comma-separated."),
+    o_weight: float | None = typer.Option(
+        None, "--o-weight", min=0.01, help="Weight on P(O) before decoding (default: the model's decoding.json)."
+    ),
     epochs: float = typer.Option(3.0, "--epochs", min=0.01),
     lr: float = typer.Option(1e-4, "--lr", min=0),
     seed: int = typer.Option(13, "--seed"),
@@ -82,13 +86,16 @@ def eval_ner(
     model: Path | None = typer.Option(None, "--model", file_okay=False, help="Model folder (default: shipped)."),
     split: str = typer.Option("devel", "--split", help="devel, or test where you have it."),
     corpora: str = typer.Option("BC5CDR-IOB,NCBI-disease-IOB,BC2GM-IOB", "--corpora", help="Comma-separated."),
+    o_weight: float | None = typer.Option(
+        None, "--o-weight", min=0.01, help="Weight on P(O) before decoding (default: the model's decoding.json)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Strict mention-level P/R/F1 per type of a tagger on IOB corpora (each scored on the types it annotates)."""
     from workers.literature.ner_eval import evaluate_iob
 
     names = [c.strip() for c in corpora.split(",") if c.strip()]
-    report = evaluate_iob(model, data, names, split)
+    report = evaluate_iob(model, data, names, split, o_weight=o_weight)
     if json_out:
         print_json(report)
         return
@@ -101,13 +108,19 @@ def eval_literature(
     lexicon: Path | None = typer.Option(None, "--lexicon", dir_okay=False, help="lexicon.json.gz (default: shipped)."),
     cid: Path | None = typer.Option(None, "--cid", dir_okay=False, help="cid.json (default: shipped)."),
     device: str = typer.Option("cpu", "--device", help="cpu or gpu."),
+    o_weight: float | None = typer.Option(
+        None, "--o-weight", min=0.01, help="Weight on P(O) before decoding (default: the model's decoding.json)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """End to end on raw abstracts: mention, MeSH concept and CID relation P/R/F1 against a PubTator file."""
     from workers.literature.ner import Tagger
     from workers.literature.ner_eval import evaluate_pipeline
 
-    report = evaluate_pipeline(Tagger(model, device=device), gold, lexicon_path=lexicon, cid_path=cid)
+    tagger = Tagger(model, device=device)
+    if o_weight is not None:
+        tagger = Tagger(model, device=device, decoding=replace(tagger.decoding, o_weight=o_weight))
+    report = evaluate_pipeline(tagger, gold, lexicon_path=lexicon, cid_path=cid)
     if json_out:
         print_json(report)
         return

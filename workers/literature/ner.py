@@ -4,6 +4,9 @@ Why sentence-level: the shipped model was trained on sentences, and sentences so
 (little padding). A sentence longer than the model window is cut into overlapping windows; each word takes its
 label from the window where it sits farthest from an edge (the most context on both sides).
 
+Decoding: each word keeps its first sub-token's label probabilities; a constrained Viterbi over the sentence turns
+them into BIO mentions (`decoding.py`, with the model folder's `decoding.json`).
+
 GPU path: bf16 autocast, batches sorted by length under a padded-token budget, and the next chunk of sentences
 is tokenized on a thread while the model runs on the current one.
 """
@@ -17,6 +20,10 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+from workers.literature.decoding import BioDecoder, Decoding, path_spans
 
 SHIPPED_MODEL = Path(__file__).parent / "models" / "ner-minilm"
 
@@ -61,6 +68,7 @@ class Tagger:
         stride: int = 64,
         tokens_per_batch: int | None = None,
         chunk_sentences: int = 4096,
+        decoding: Decoding | None = None,
     ) -> None:
         import torch
         from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -74,6 +82,8 @@ class Tagger:
         model = AutoModelForTokenClassification.from_pretrained(self.model_dir, dtype=torch.float32)
         self.model = model.to(self.device).eval()
         self.labels = self.info.labels
+        self.decoding = decoding or Decoding.for_model(self.model_dir)
+        self.decoder = BioDecoder(self.labels, self.decoding)
         self.max_len = max_len
         self.stride = stride
         self.tokens_per_batch = tokens_per_batch or (65536 if self.device.type == "cuda" else 8192)
@@ -144,29 +154,34 @@ class Tagger:
         ids, attn = ids.to(self.device, non_blocking=True), attn.to(self.device, non_blocking=True)
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             probs = self.model(input_ids=ids, attention_mask=attn).logits.float().softmax(-1)
-        best, label = probs.max(-1)
-        return best.cpu().numpy(), label.cpu().numpy()
+        return probs.cpu().numpy()
 
     def _run(self, chunk, encoded, texts):
         """Per sentence of the chunk: ((text, start, end), [(a, b, type, score)], needed_windows)."""
         windows = encoded["overflow_to_sample_mapping"]
         lengths = [len(x) for x in encoded["input_ids"]]
-        # Per sentence: word start char -> (distance from window edge, end char, label id, probability).
-        words: list[dict[int, tuple[int, int, int, float]]] = [{} for _ in chunk]
+        # Per sentence: word start char -> (distance from window edge, end char, label probabilities).
+        words: list[dict[int, tuple]] = [{} for _ in chunk]
         counts = [0] * len(chunk)
         for w in windows:
             counts[w] += 1
         for rows in self._batches(lengths):
-            best, label = self._forward(encoded, rows)
+            probs = self._forward(encoded, rows)
             for j, r in enumerate(rows):
-                self._collect(encoded, r, best[j], label[j], words[windows[r]])
-        out = []
-        for k, sent in enumerate(chunk):
-            out.append((sent, self._decode(words[k]), counts[k] > 1))
-        return out
+                self._collect(encoded, r, probs[j], words[windows[r]])
+        ordered = [[(start, sent[start][1]) for start in sorted(sent)] for sent in words]
+        matrices = [
+            np.stack([sent[start][2] for start, _ in order]) if order else np.zeros((0, len(self.labels)))
+            for sent, order in zip(words, ordered, strict=True)
+        ]
+        paths = self.decoder.paths(matrices)
+        return [
+            (sent, path_spans(self.labels, ordered[k], paths[k], matrices[k]), counts[k] > 1)
+            for k, sent in enumerate(chunk)
+        ]
 
     @staticmethod
-    def _collect(encoded, row: int, best, label, words: dict) -> None:
+    def _collect(encoded, row: int, probs, words: dict) -> None:
         word_ids = encoded.word_ids(row)
         offsets = encoded["offset_mapping"][row]
         n = len(word_ids)
@@ -182,25 +197,4 @@ class Tagger:
             edge = min(j, n - 1 - j)
             seen = words.get(start)
             if seen is None or edge > seen[0]:
-                words[start] = (edge, last_end[w], int(label[j]), float(best[j]))
-
-    def _decode(self, words: dict[int, tuple[int, int, int, float]]) -> list[tuple[int, int, str, float]]:
-        """BIO over the sentence's words -> (start, end, type, mean probability); a stray I- opens a mention."""
-        spans: list[tuple[int, int, str, float]] = []
-        cur: list | None = None  # [start, end, type, probabilities]
-        for start in sorted(words):
-            _, end, label_id, p = words[start]
-            tag = self.labels[label_id]
-            prefix, _, kind = tag.partition("-")
-            if cur is not None and prefix == "I" and kind == cur[2]:
-                cur[1] = end
-                cur[3].append(p)
-                continue
-            if cur is not None:
-                spans.append((cur[0], cur[1], cur[2], sum(cur[3]) / len(cur[3])))
-                cur = None
-            if prefix in ("B", "I"):
-                cur = [start, end, kind, [p]]
-        if cur is not None:
-            spans.append((cur[0], cur[1], cur[2], sum(cur[3]) / len(cur[3])))
-        return spans
+                words[start] = (edge, last_end[w], probs[j])

@@ -4,38 +4,50 @@ documents (our sentence splitter + tokenizer on the real text, scored by charact
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from workers.literature.iob import PRF, read_iob, strict_report
 from workers.literature.ner_train import CORPORA, predict_tags
 
 
-def evaluate_iob(model_dir: Path | None, data_dir: Path, corpora: Sequence[str], split: str = "devel") -> dict:
+def evaluate_iob(
+    model_dir: Path | None,
+    data_dir: Path,
+    corpora: Sequence[str],
+    split: str = "devel",
+    *,
+    o_weight: float | None = None,
+) -> dict:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+    from workers.literature.decoding import Decoding
     from workers.literature.ner import SHIPPED_MODEL
 
     folder = Path(model_dir or SHIPPED_MODEL)
+    decoding = Decoding.for_model(folder)
+    if o_weight is not None:
+        decoding = replace(decoding, o_weight=o_weight)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForTokenClassification.from_pretrained(folder).float()
     report: dict[str, dict] = {}
     for name in corpora:
         sentences = read_iob(Path(data_dir) / name / f"{split}.tsv", CORPORA.get(name))
-        pred = predict_tags(model, tokenizer, sentences, max_len=256)
+        pred = predict_tags(model, tokenizer, sentences, max_len=256, decoding=decoding)
         types = CORPORA.get(name) or sorted({t[2:] for s in sentences for t in s.tags if t != "O"})
         report[name] = strict_report([s.tags for s in sentences], pred, types)
     return report
 
 
-def evaluate_documents(tagger, pubtator_path: Path, types: Sequence[str] = ("Chemical", "Disease")) -> dict:
+def evaluate_documents(
+    tagger, pubtator_path: Path, types: Sequence[str] = ("Chemical", "Disease"), lexicon_path: Path | None = None
+) -> dict:
     """Mention P/R/F1 per type over raw documents: a prediction counts when (doc, start, end, type) is exact."""
-    from workers.literature.pipeline import document_sentences
+    from workers.literature.normalize import Lexicon
     from workers.literature.pubtator import read_pubtator
 
     corpus = read_pubtator(pubtator_path)
-    docs = [c[0] for c in corpus]
-    texts = [d.text for d in docs]
-    spans, _ = tagger.tag(texts, [document_sentences(d, 10**9)[0] for d in docs])
+    spans = _document_mentions(tagger, [c[0] for c in corpus], Lexicon.load(lexicon_path))
     per = {t: PRF() for t in types}
     for (_, gold, _), predicted in zip(corpus, spans, strict=True):
         for t in types:
@@ -52,21 +64,17 @@ def evaluate_pipeline(
     """What a user gets on raw abstracts: mention P/R/F1 (chemicals, diseases), then document-level MeSH concept
     P/R/F1 and CID relation P/R/F1 from those predicted mentions (normalization and relations end to end)."""
     from workers.literature.normalize import Lexicon
-    from workers.literature.pipeline import document_sentences
-    from workers.literature.pubtator import Mention, read_pubtator
+    from workers.literature.pubtator import read_pubtator
     from workers.literature.relations import CidModel
     from workers.literature.relations_eval import evaluate_end_to_end
 
     corpus = read_pubtator(pubtator_path)
     docs = [c.document for c in corpus]
-    spans, _ = tagger.tag([d.text for d in docs], [document_sentences(d, 10**9)[0] for d in docs])
+    # Mentions as the pipeline makes them: the lexicon given here also drives the document rules.
+    lexicon = Lexicon.load(lexicon_path)
     by_doc = {
-        d.doc_id: [
-            Mention(s.start, s.end, d.text[s.start : s.end], s.type, s.score)
-            for s in doc_spans
-            if s.type in ("Chemical", "Disease")
-        ]
-        for d, doc_spans in zip(docs, spans, strict=True)
+        d.doc_id: [m for m in mentions if m.type in ("Chemical", "Disease")]
+        for d, mentions in zip(docs, _document_mentions(tagger, docs, lexicon), strict=True)
     }
     per = {t: PRF() for t in ("Chemical", "Disease")}
     for c in corpus:
@@ -79,8 +87,17 @@ def evaluate_pipeline(
     downstream = evaluate_end_to_end(
         pubtator_path,
         lambda doc: by_doc[doc.doc_id],
-        lexicon=Lexicon.load(lexicon_path) if lexicon_path else None,
+        lexicon=lexicon,
         model=CidModel.load(cid_path) if cid_path else None,
     )
     mentions = {"micro": micro.as_dict(), **{t: m.as_dict() for t, m in per.items()}}
     return {"documents": len(corpus), "mentions": mentions, **downstream}
+
+
+def _document_mentions(tagger, docs: Sequence, lexicon) -> list[list]:
+    """Tagger spans -> mentions after the document rules, per document (what the pipeline stores)."""
+    from workers.literature.mention_rules import document_mentions
+    from workers.literature.pipeline import document_sentences
+
+    spans, _ = tagger.tag([d.text for d in docs], [document_sentences(d, 10**9)[0] for d in docs])
+    return [document_mentions(d.text, doc_spans, lexicon) for d, doc_spans in zip(docs, spans, strict=True)]

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from workers.literature.decoding import BioDecoder, Decoding
 from workers.literature.iob import ENTITY_TYPES, LABELS, Sentence, read_iob, strict_report
 
 log = logging.getLogger(__name__)
@@ -135,24 +136,36 @@ def partial_label_loss(logits, allowed, scored):
     return (everything - consistent).mean()
 
 
-def predict_tags(model, tokenizer, sentences: Sequence[Sentence], max_len: int, tokens_per_batch: int = 8192):
-    """Word-level tags (first sub-token's argmax) for pre-tokenized sentences."""
+def predict_tags(
+    model,
+    tokenizer,
+    sentences: Sequence[Sentence],
+    max_len: int,
+    tokens_per_batch: int = 8192,
+    decoding: Decoding | None = None,
+):
+    """Word-level tags for pre-tokenized sentences: each word's first sub-token probabilities, decoded as the
+    tagger decodes them (constrained Viterbi, the model's O weight)."""
+    import numpy as np
     import torch
 
     encoded = encode(tokenizer, sentences, max_len)
-    tags: list[list[str]] = [["O"] * len(s.tokens) for s in sentences]
+    probs: list = [np.full((len(s.tokens), len(LABELS)), 1e-6, dtype=np.float32) for s in sentences]
+    for p in probs:
+        p[:, LABELS.index("O")] = 1.0  # a word cut off by max_len stays O
     model.eval()
     with torch.inference_mode():
         for idx in batches(encoded, tokens_per_batch, None):
             ids, attn, _, _ = collate(encoded, idx, tokenizer.pad_token_id)
-            best = model(input_ids=ids, attention_mask=attn).logits.argmax(-1).tolist()
+            batch = model(input_ids=ids, attention_mask=attn).logits.float().softmax(-1).numpy()
             for row, i in enumerate(idx):
                 previous = None
                 for j, w in enumerate(encoded[i]["word_ids"]):
                     if w is not None and w != previous:
-                        tags[i][w] = LABELS[best[row][j]]
+                        probs[i][w] = batch[row, j]
                     previous = w
-    return tags
+    paths = BioDecoder(LABELS, decoding or Decoding()).paths(probs)
+    return [[LABELS[k] for k in path.tolist()] for path in paths]
 
 
 def evaluate(model, tokenizer, data_dir: Path, corpora: Sequence[str], max_len: int) -> dict[str, dict]:

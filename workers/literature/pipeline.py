@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from core.enums import ItemErrorCode
 from core.settings import get_settings
 from workers.literature.documents import Document
+from workers.literature.mention_rules import document_mentions
 from workers.literature.ner import Tagger
 from workers.literature.params import LiteratureParams, as_params
 from workers.literature.pubtator import Mention, Relation
@@ -121,9 +122,7 @@ class LiteraturePipeline:
     def _mentions(self, text: str, spans, p: LiteratureParams) -> list[Mention]:
         wanted = set(p.entity_types)
         mentions = [
-            Mention(s.start, s.end, text[s.start : s.end], s.type, round(s.score, 4))
-            for s in spans
-            if s.type in wanted and s.score >= p.min_score
+            m for m in document_mentions(text, spans, self.lexicon) if m.type in wanted and m.score >= p.min_score
         ]
         return self.lexicon.normalize(text, mentions) if p.normalize else mentions
 
