@@ -8,7 +8,8 @@ development, README "Literature quality"):
   abbreviation of a non-entity, such as a gene or a measure, is no chemical or disease either).
 - a disease mention the lexicon does not know, but whose tail it knows ("acute bacterial sinusitis" ->
   "sinusitis"), is cut to that tail: the annotation convention (BC5CDR, MeSH) leaves out severity, site and
-  course modifiers, and the tail is what normalization can name.
+  course modifiers, and the tail is what normalization can name. A generic head ("disease", "syndrome") is never
+  such a tail.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 _WORD = re.compile(r"\S+")
 _PROPAGATED = ("Chemical", "Disease")
 MAX_TRIMMED_WORDS = 3
+# MeSH has descriptors named "Disease" and "Syndrome": a tail that is only a generic head names nothing specific.
+_GENERIC_HEADS = frozenset(
+    {"disease", "diseases", "syndrome", "syndromes", "disorder", "disorders", "illness", "condition", "conditions"}
+)
 
 
 def document_mentions(text: str, spans: Sequence[Span], lexicon: Lexicon | None) -> list[Mention]:
@@ -72,7 +77,10 @@ def trim_modifiers(text: str, mentions: Sequence[Mention], lexicon: Lexicon) -> 
         if m.type == "Disease" and lexicon.lookup(m.text, m.type, fallbacks=False) is None:
             starts = [w.start() + m.start for w in _WORD.finditer(m.text)][1 : 1 + MAX_TRIMMED_WORDS]
             for a in starts:
-                if lexicon.lookup(text[a : m.end], m.type, fallbacks=False) is not None:
+                tail = text[a : m.end]
+                if tail.lower() in _GENERIC_HEADS:
+                    break
+                if lexicon.lookup(tail, m.type, fallbacks=False) is not None:
                     m = Mention(a, m.end, text[a : m.end], m.type, m.score)
                     break
         out.append(m)
