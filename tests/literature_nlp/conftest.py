@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 from workers.literature.lexicon_build import BuildOptions, build
+from workers.literature.mesh_source import default_path
 from workers.literature.normalize import Lexicon
 from workers.literature.normalize_eval import SHIPPED_QUERY
 from workers.literature.pubtator import GoldDoc, read_pubtator
@@ -54,7 +55,9 @@ def dev_by_pmid(dev_docs: list[GoldDoc]) -> dict[str, GoldDoc]:
 
 @pytest.fixture(scope="session")
 def train_only_lexicon(train_path: Path) -> Lexicon:
-    """The lexicon's evaluation build: training annotations + MIT dictionaries, shipped options (~10 s)."""
+    """The lexicon's evaluation build: training annotations + MeSH + MIT dictionaries, shipped options (~15 s)."""
+    if not default_path().exists():
+        pytest.skip(f"MeSH tables not found at {default_path()} (scripts/setup downloads them)")
     return Lexicon(build(train_path, BuildOptions(query=dict(SHIPPED_QUERY))))
 
 

