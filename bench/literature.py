@@ -61,9 +61,14 @@ def load_documents(path: Path | None, n: int) -> list:
 
 
 def run_peer(model_dir: Path, texts: list[str], device: str) -> tuple[float, list[set]]:
+    import torch
     from transformers import pipeline
 
     kwargs: dict[str, Any] = {"device": 0 if device == "gpu" else -1}
+    if device != "gpu":
+        # transformers 5 loads the checkpoint's dtype (our weights ship as fp16), and fp16 matrix products on a CPU
+        # are several times slower: the peer computes in fp32 on the CPU, as our tagger does.
+        kwargs["dtype"] = torch.float32
     # "first": each word takes its first sub-token's label, as the model was trained ("simple" splits words whose
     # continuation sub-tokens, never trained, disagree, and then finds half the entities).
     nlp = pipeline("token-classification", model=str(model_dir), aggregation_strategy="first", **kwargs)

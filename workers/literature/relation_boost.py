@@ -28,25 +28,46 @@ class BoostConfig:
     seed: int = 13
 
 
-def predict_margin(trees: Sequence[dict[str, list[Any]]], base: float, x: np.ndarray) -> np.ndarray:
-    out = np.full(len(x), base, dtype=np.float64)
-    rows = np.arange(len(x))
-    for t in trees:
-        feat = np.asarray(t["feature"])
-        thr = np.asarray(t["threshold"], dtype=np.float64)
-        left = np.asarray(t["left"])
-        right = np.asarray(t["right"])
-        value = np.asarray(t["value"], dtype=np.float64)
-        node = np.zeros(len(x), dtype=np.int64)
+class PackedTrees:
+    """All trees as (trees, nodes) arrays, so a batch walks every tree at once: one step per level, not one Python
+    loop per tree (the per-tree loop was ~80 % of the pipeline's time after NER, ~9 ms per abstract)."""
+
+    def __init__(self, trees: Sequence[dict[str, list[Any]]]) -> None:
+        width = max((len(t["feature"]) for t in trees), default=1)
+        shape = (len(trees), width)
+        self.feature = np.full(shape, -1, dtype=np.int64)
+        self.threshold = np.zeros(shape, dtype=np.float64)
+        self.left = np.zeros(shape, dtype=np.int64)
+        self.right = np.zeros(shape, dtype=np.int64)
+        self.value = np.zeros(shape, dtype=np.float64)
+        for i, t in enumerate(trees):
+            n = len(t["feature"])
+            self.feature[i, :n] = t["feature"]
+            self.threshold[i, :n] = t["threshold"]
+            self.left[i, :n] = t["left"]
+            self.right[i, :n] = t["right"]
+            self.value[i, :n] = t["value"]
+        self.tree_index = np.arange(len(trees))[None, :]
+
+    def margin(self, base: float, x: np.ndarray) -> np.ndarray:
+        out = np.full(len(x), base, dtype=np.float64)
+        if not len(x) or not len(self.feature):
+            return out
+        node = np.zeros((len(x), len(self.feature)), dtype=np.int64)  # (samples, trees), all at the root
+        rows = np.arange(len(x))[:, None]
+        t = self.tree_index
         while True:
-            inner = feat[node] >= 0
+            feat = self.feature[t, node]
+            inner = feat >= 0
             if not inner.any():
                 break
-            f = np.where(inner, feat[node], 0)
-            go_left = x[rows, f] <= thr[node]
-            node = np.where(inner, np.where(go_left, left[node], right[node]), node)
-        out += value[node]
-    return out
+            go_left = x[rows, np.where(inner, feat, 0)] <= self.threshold[t, node]
+            node = np.where(inner, np.where(go_left, self.left[t, node], self.right[t, node]), node)
+        return out + self.value[t, node].sum(axis=1)
+
+
+def predict_margin(trees: Sequence[dict[str, list[Any]]], base: float, x: np.ndarray) -> np.ndarray:
+    return PackedTrees(trees).margin(base, x)
 
 
 def _bin_edges(x: np.ndarray, bins: int) -> list[np.ndarray]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from workers.literature.documents import Document
 from workers.literature.pubtator import Mention, Relation
-from workers.literature.relation_boost import predict_margin
+from workers.literature.relation_boost import PackedTrees
 from workers.literature.relation_features import Candidate, candidates, group_mentions
 
 DEFAULT_PATH = Path(__file__).parent / "models" / "cid" / "cid.json"
@@ -55,6 +55,7 @@ class CidModel:
             if not all(len(self.logistic[k]) == len(self.features) for k in ("weights", "mean", "scale")):
                 raise ValueError("model file: logistic weights and features differ in length")
         self.boosted: dict[str, Any] | None = spec.get("boosted") or None
+        self._packed = PackedTrees(self.boosted["trees"]) if self.boosted else None
         if self.logistic is None and self.boosted is None:
             raise ValueError("model file holds neither a logistic nor a boosted model")
         self._tree_numbers = tree_numbers
@@ -87,8 +88,8 @@ class CidModel:
             lr = self.logistic
             z = ((x - lr["mean"]) / lr["scale"]) @ lr["weights"] + float(lr["bias"])
             parts.append(_sigmoid(z))
-        if self.boosted is not None:
-            parts.append(_sigmoid(predict_margin(self.boosted["trees"], float(self.boosted["base"]), x)))
+        if self.boosted is not None and self._packed is not None:
+            parts.append(_sigmoid(self._packed.margin(float(self.boosted["base"]), x)))
         return np.mean(parts, axis=0)
 
     def candidates(self, doc: Document, sentences: Sequence[tuple[int, int]], mentions: Sequence[Mention]):
