@@ -5,7 +5,6 @@ Registered on the `models` app (cli/models.py). torch and transformers load insi
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -36,9 +35,6 @@ def train_ner(
     out: Path = typer.Option(..., "--out", file_okay=False, help="Model folder to write."),
     base: str = typer.Option(BASE_PACKAGE, "--base", help="Encoder folder, or the offline package's name."),
     corpora: str = typer.Option("BC5CDR-IOB,NCBI-disease-IOB,BC2GM-IOB", "--corpora", help="Comma-separated."),
-    o_weight: float | None = typer.Option(
-        None, "--o-weight", min=0.01, help="Weight on P(O) before decoding (default: the model's decoding.json)."
-    ),
     epochs: float = typer.Option(3.0, "--epochs", min=0.01),
     lr: float = typer.Option(1e-4, "--lr", min=0),
     seed: int = typer.Option(13, "--seed"),
@@ -114,13 +110,14 @@ def eval_literature(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """End to end on raw abstracts: mention, MeSH concept and CID relation P/R/F1 against a PubTator file."""
-    from workers.literature.ner import Tagger
+    from workers.literature.decoding import Decoding
+    from workers.literature.ner import SHIPPED_MODEL, Tagger
     from workers.literature.ner_eval import evaluate_pipeline
 
-    tagger = Tagger(model, device=device)
-    if o_weight is not None:
-        tagger = Tagger(model, device=device, decoding=replace(tagger.decoding, o_weight=o_weight))
-    report = evaluate_pipeline(tagger, gold, lexicon_path=lexicon, cid_path=cid)
+    decoding = Decoding.for_model(model or SHIPPED_MODEL, o_weight)
+    report = evaluate_pipeline(
+        Tagger(model, device=device, decoding=decoding), gold, lexicon_path=lexicon, cid_path=cid
+    )
     if json_out:
         print_json(report)
         return

@@ -16,8 +16,10 @@ Extensions for abstracts: a parenthesis nested inside the short-form candidate i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from types import MappingProxyType
 
 from workers.literature.pubtator import Mention
 
@@ -187,12 +189,14 @@ def _candidate(text: str, open_at: int, close: int, inner: str, inner_start: int
     return [Abbreviation(sf_start, sf_start + len(sf), inner_start + start, inner_start + start + len(long))]
 
 
-def definitions(text: str) -> dict[str, Abbreviation]:
-    """Short form -> its first definition in the text."""
+@lru_cache(maxsize=64)
+def definitions(text: str) -> Mapping[str, Abbreviation]:
+    """Short form -> its first definition in the text. Cached (read-only): the document rules and normalization
+    both ask for the same document, one after the other."""
     out: dict[str, Abbreviation] = {}
     for a in find_abbreviations(text):
         out.setdefault(a.short(text), a)
-    return out
+    return MappingProxyType(out)
 
 
 def _long_mention(mentions: Sequence[Mention], a: Abbreviation) -> int | None:

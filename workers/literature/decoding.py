@@ -28,13 +28,13 @@ class Decoding:
     o_weight: float = 1.0
 
     @classmethod
-    def for_model(cls, model_dir: Path) -> Decoding:
-        """The decoding a model folder asks for (`decoding.json`), else plain constrained Viterbi."""
+    def for_model(cls, model_dir: Path, o_weight: float | None = None) -> Decoding:
+        """The decoding a model folder asks for (`decoding.json`), else plain constrained Viterbi; `o_weight`
+        overrides the folder's (for sweeps)."""
         path = Path(model_dir) / "decoding.json"
-        if not path.exists():
-            return cls()
-        raw = json.loads(path.read_text())
-        return cls(viterbi=bool(raw.get("viterbi", True)), o_weight=float(raw.get("o_weight", 1.0)))
+        raw = json.loads(path.read_text()) if path.exists() else {}
+        weight = o_weight if o_weight is not None else float(raw.get("o_weight", 1.0))
+        return cls(viterbi=bool(raw.get("viterbi", True)), o_weight=weight)
 
     def as_dict(self) -> dict[str, object]:
         return {"viterbi": self.viterbi, "o_weight": self.o_weight}

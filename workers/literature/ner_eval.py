@@ -4,7 +4,6 @@ documents (our sentence splitter + tokenizer on the real text, scored by charact
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from workers.literature.iob import PRF, read_iob, strict_report
@@ -25,9 +24,7 @@ def evaluate_iob(
     from workers.literature.ner import SHIPPED_MODEL
 
     folder = Path(model_dir or SHIPPED_MODEL)
-    decoding = Decoding.for_model(folder)
-    if o_weight is not None:
-        decoding = replace(decoding, o_weight=o_weight)
+    decoding = Decoding.for_model(folder, o_weight)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForTokenClassification.from_pretrained(folder).float()
     report: dict[str, dict] = {}

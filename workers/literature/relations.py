@@ -88,8 +88,8 @@ class CidModel:
             lr = self.logistic
             z = ((x - lr["mean"]) / lr["scale"]) @ lr["weights"] + float(lr["bias"])
             parts.append(_sigmoid(z))
-        if self.boosted is not None and self._packed is not None:
-            parts.append(_sigmoid(self._packed.margin(float(self.boosted["base"]), x)))
+        if self._packed is not None:
+            parts.append(_sigmoid(self._packed.margin(float(self.spec["boosted"]["base"]), x)))
         return np.mean(parts, axis=0)
 
     def candidates(self, doc: Document, sentences: Sequence[tuple[int, int]], mentions: Sequence[Mention]):
