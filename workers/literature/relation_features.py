@@ -9,7 +9,8 @@ beyond this module and numpy. Groups:
 - hierarchy (MeSH tree numbers from the lexicon): a disease more general than another one in the same abstract is
   rarely the annotated one (BC5CDR annotates the most specific concept);
 - priors: how often the chemical, the disease and the pair were in a CID relation in training (the trainer
-  computes them on other folds for the training documents, so a label never informs its own feature).
+  computes them on other folds for the training documents, so a label never informs its own feature);
+- lexical: the best and mean sentence score of `relation_lexical`'s scorer (likewise fit on other folds).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 
 from workers.literature.documents import Document
 from workers.literature.pubtator import Mention, id_parts
+from workers.literature.relation_lexical import FEATURES as LEXICAL_FEATURES
+from workers.literature.relation_lexical import LexicalScorer, contexts
 from workers.literature.text import split_sentences as split_text
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -110,7 +113,10 @@ def candidates(
     mentions: Sequence[Mention],
     priors: Mapping[str, Mapping[str, Sequence[int]]],
     trees: Callable[[str], Sequence[str]],
+    lexical: LexicalScorer | None = None,
 ) -> list[Candidate]:
+    """Every (chemical, disease) concept pair of the document with its features (the lexical ones are 0 without a
+    scorer, so every candidate carries the same names)."""
     text = doc.text
     lower = text.lower()
     title = doc.passages[0] if doc.passages and doc.passages[0].kind == "title" else None
@@ -140,6 +146,7 @@ def candidates(
     induced = {d.cid for d in diss if any(_INDUCED_BEFORE.search(lower[max(0, m.start - 25) : m.start])
                                           for m in d.mentions)}  # fmt: skip
     last = len(sentences) - 1
+    lexical_contexts = contexts(text, sentences, mentions) if lexical is not None else {}
     out: list[Candidate] = []
     for c in chems:
         for d in diss:
@@ -173,6 +180,10 @@ def candidates(
             f["c_prior"], f["c_seen"] = _prior(priors.get("chemical", {}), c.cid)
             f["d_prior"], f["d_seen"] = _prior(priors.get("disease", {}), d.cid)
             f["pair_prior"], f["pair_seen"] = _prior(priors.get("pair", {}), f"{c.cid}\t{d.cid}")
+            if lexical is not None:
+                f.update(lexical.features(lexical_contexts.get((c.cid, d.cid))))
+            else:
+                f.update(dict.fromkeys(LEXICAL_FEATURES, 0.0))
             out.append(Candidate(c, d, f, evidence))
     return out
 

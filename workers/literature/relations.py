@@ -21,6 +21,7 @@ from workers.literature.documents import Document
 from workers.literature.pubtator import Mention, Relation
 from workers.literature.relation_boost import PackedTrees
 from workers.literature.relation_features import Candidate, candidates, group_mentions
+from workers.literature.relation_lexical import LexicalScorer
 
 DEFAULT_PATH = Path(__file__).parent / "models" / "cid" / "cid.json"
 _cache: dict[Path, CidModel] = {}
@@ -59,6 +60,8 @@ class CidModel:
         if self.logistic is None and self.boosted is None:
             raise ValueError("model file holds neither a logistic nor a boosted model")
         self._tree_numbers = tree_numbers
+        # Sentence-level lexical scorer (model files before it have none: their features never name its outputs).
+        self.lexical = LexicalScorer(spec["lexical"]) if spec.get("lexical") else None
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> CidModel:
@@ -93,7 +96,7 @@ class CidModel:
         return np.mean(parts, axis=0)
 
     def candidates(self, doc: Document, sentences: Sequence[tuple[int, int]], mentions: Sequence[Mention]):
-        return candidates(doc, sentences, mentions, self.priors, self.tree_numbers)
+        return candidates(doc, sentences, mentions, self.priors, self.tree_numbers, self.lexical)
 
     def predict(
         self,

@@ -91,6 +91,16 @@ def card(spec: dict[str, Any], report: dict[str, Any], sha256: str, size: int | 
         f"- training rows of this file: `{json.dumps(rows)}` (5 folds; priors from the other folds; the "
         "'lexicon' rows carry ids from a lexicon built without their fold);",
         *([f"- training rows of the evaluation run: `{json.dumps(report['training'])}`;"] if final else []),
+        *(
+            [
+                f"- sentence-level lexical scorer (`relation_lexical`): logistic regression (C {lex.get('c')}) over "
+                f"{len(lex['weights'])} context tokens seen at least {lex.get('min_count')} times in "
+                f"{lex.get('rows')} training sentences; its best and mean sentence logit per pair are features "
+                "(scorers fit on the other folds for the training rows);"
+            ]
+            if (lex := spec.get("lexical"))
+            else []
+        ),
         f"- threshold {spec['threshold']}: best mean F1 over the two development conditions below (evaluation run).",
         "",
         "## Features",

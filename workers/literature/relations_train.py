@@ -34,6 +34,8 @@ from workers.literature.normalize_eval import DEV_FILE, SHIPPED_QUERY, TRAIN_FIL
 from workers.literature.pubtator import GoldDoc, Mention, id_parts, read_pubtator
 from workers.literature.relation_boost import BoostConfig, fit
 from workers.literature.relation_features import candidates, split_sentences
+from workers.literature.relation_lexical import LexicalScorer, fit_lexical
+from workers.literature.relation_lexical import training_rows as lexical_rows
 from workers.literature.relations import CidModel
 from workers.literature.relations_eval import (
     baselines,
@@ -69,14 +71,18 @@ def count_priors(gold: Sequence[GoldDoc]) -> dict[str, dict[str, list[int]]]:
 
 
 def pair_matrix(
-    features: Sequence[str], priors: dict, tree_numbers: TreeNumbers, docs: Sequence[tuple[GoldDoc, list[Mention]]]
+    features: Sequence[str],
+    priors: dict,
+    tree_numbers: TreeNumbers,
+    docs: Sequence[tuple[GoldDoc, list[Mention]]],
+    lexical: LexicalScorer | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str, str]]]:
     """Features, labels and (pmid, chemical, disease) keys of every candidate pair."""
     rows: list[list[float]] = []
     labels: list[float] = []
     keys: list[tuple[str, str, str]] = []
     for g, mentions in docs:
-        for c in candidates(g.document, split_sentences(g.document), mentions, priors, tree_numbers):
+        for c in candidates(g.document, split_sentences(g.document), mentions, priors, tree_numbers, lexical):
             rows.append([c.features.get(f, 0.0) for f in features])
             labels.append(float((c.chemical.cid, c.disease.cid) in g.pairs))
             keys.append((g.document.doc_id, c.chemical.cid, c.disease.cid))
@@ -101,6 +107,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iters: int = 50) 
     return w[:-1], float(w[-1])
 
 
+def fit_lexical_scorer(docs: Sequence[GoldDoc]) -> dict[str, Any]:
+    """The sentence scorer's spec, fit on the gold entities of `docs`."""
+    return fit_lexical(lexical_rows((g.document, split_sentences(g.document), g.mentions, g.pairs) for g in docs))
+
+
 def _feature_names(gold: Sequence[GoldDoc], tree_numbers: TreeNumbers) -> list[str]:
     for g in gold:
         cands = candidates(g.document, split_sentences(g.document), g.mentions, {}, tree_numbers)
@@ -118,12 +129,13 @@ def training_rows(
         held = [g for i, g in enumerate(train_docs) if i % FOLDS == k]
         rest = [g for i, g in enumerate(train_docs) if i % FOLDS != k]
         priors = count_priors(rest)
+        lexical = LexicalScorer(fit_lexical_scorer(rest))
         sets = [("gold", [(g, g.mentions) for g in held])]
         if noisy:
             fold_lexicon = Lexicon(build(rest, BuildOptions(query=dict(SHIPPED_QUERY))))
             sets.append(("lexicon", list(zip(held, normalized_entities(held, fold_lexicon), strict=True))))
         for name, docs in sets:
-            x, y, _ = pair_matrix(features, priors, tree_numbers, docs)
+            x, y, _ = pair_matrix(features, priors, tree_numbers, docs, lexical)
             xs.append(x)
             ys.append(y)
             counts[f"{name}_pairs"] += len(y)
@@ -162,6 +174,7 @@ def fit_model(
         "boosted": {"trees": [_round_tree(t) for t in trees], "base": round(base, 6), "config": vars(boost)},
         "threshold": threshold,
         "priors": count_priors(docs),
+        "lexical": fit_lexical_scorer(docs),
     }
     return spec, {**counts, "documents": len(docs), "l2": l2, "noisy_rows": noisy}
 
@@ -181,9 +194,11 @@ def tune_and_evaluate(spec: dict[str, Any], dev_docs: Sequence[GoldDoc], lexicon
         "gold_spans_lexicon_ids": normalized_entities(dev_docs, lexicon),
     }
     truth = gold_pairs(dev_docs)
+    lexical = LexicalScorer(spec["lexical"]) if spec.get("lexical") else None
     curves: dict[str, dict[str, Any]] = {}
     for cond, entities in conditions.items():
-        xd, _, keys = pair_matrix(features, spec["priors"], lexicon.trees, list(zip(dev_docs, entities, strict=True)))
+        docs = list(zip(dev_docs, entities, strict=True))
+        xd, _, keys = pair_matrix(features, spec["priors"], lexicon.trees, docs, lexical)
         curves[cond] = {v: threshold_curve(m.probabilities(xd), keys, truth) for v, m in variants.items()}
     threshold = best_threshold([curves[c]["ensemble"] for c in conditions])
     spec["threshold"] = threshold
