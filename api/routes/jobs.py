@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,6 +21,8 @@ from core.errors import InvalidInput
 from db.repositories.jobs import JobFilters
 
 router = APIRouter(prefix=API_PREFIX)
+# The schema promises an ISO 8601 date-time; pydantic would also read a bare number as Unix seconds.
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such job in the caller's project"}
@@ -38,6 +41,9 @@ async def list_jobs(
     cursor: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> JobList:
     for label, value in (("created_after", created_after), ("created_before", created_before)):
+        raw = request.query_params.get(label)
+        if raw is not None and not _ISO_DATE.match(raw):
+            raise InvalidInput(f"{label} must be an ISO 8601 date-time (e.g. 2026-01-01T00:00:00Z), not {raw[:40]!r}")
         if value is not None and value.tzinfo is None:
             raise InvalidInput(f"{label} needs a timezone (e.g. 2026-01-01T00:00:00Z)")
     filters = JobFilters(

@@ -73,6 +73,9 @@ def test_list_is_newest_first_with_keyset_pages_and_filters(api: Api) -> None:
     assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_CURSOR"
     r = api.client.get("/v1/jobs", params={"created_after": "2026-01-01T00:00:00"}, headers=api.headers)
     assert r.status_code == 422
+    for number in ("1.2007221905396213e-21", "1767225600"):  # Unix seconds: not the date-time the schema names
+        r = api.client.get("/v1/jobs", params={"created_before": number}, headers=api.headers)
+        assert r.status_code == 422 and "ISO 8601" in r.json()["error"]["message"], r.text
 
 
 def test_detail_reports_counts_shards_throughput_and_eta(api: Api) -> None:
