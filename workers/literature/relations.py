@@ -2,8 +2,10 @@
 
 `CidModel` scores every (chemical concept, disease concept) pair of a document with the features of
 `relation_features`: the mean probability of a logistic regression and of boosted depth-3 trees (each alone scored
-lower on development, see the card). Feature names, weights, trees, standardization, priors and the tuned threshold
-live in one JSON file (`models/cid/cid.json`), never a pickle. The co-occurrence baselines are here too, for comparison.
+lower on development, see the card). A second stage of the same two parts re-scores each pair with its document's
+context (`relation_context`: how its first-stage score compares with the other pairs'). Feature names, weights,
+trees, standardization, priors and the tuned threshold live in one JSON file (`models/cid/cid.json`), never a
+pickle. The co-occurrence baselines are here too, for comparison.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ import numpy as np
 from workers.literature.documents import Document
 from workers.literature.pubtator import Mention, Relation
 from workers.literature.relation_boost import PackedTrees
+from workers.literature.relation_context import FEATURES as CONTEXT_FEATURES
+from workers.literature.relation_context import context_features
 from workers.literature.relation_features import Candidate, candidates, group_mentions
 from workers.literature.relation_lexical import LexicalScorer
 
@@ -34,8 +38,37 @@ def _default_tree_numbers() -> Callable[[str], Sequence[str]]:
     return Lexicon.load().trees
 
 
+class Stage:
+    """Probability = mean of the parts a spec block holds: a logistic regression and/or boosted trees."""
+
+    def __init__(self, block: dict[str, Any], n_features: int) -> None:
+        self.logistic: dict[str, np.ndarray] | None = None
+        if block.get("logistic"):
+            lr = block["logistic"]
+            self.logistic = {k: np.asarray(lr[k], dtype=np.float64) for k in ("weights", "mean", "scale")}
+            self.logistic["bias"] = np.asarray(float(lr["bias"]))
+            if not all(len(self.logistic[k]) == n_features for k in ("weights", "mean", "scale")):
+                raise ValueError("model file: logistic weights and features differ in length")
+        self.boosted: dict[str, Any] | None = block.get("boosted") or None
+        self._packed = PackedTrees(self.boosted["trees"]) if self.boosted else None
+        if self.logistic is None and self.boosted is None:
+            raise ValueError("model file holds neither a logistic nor a boosted model")
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        parts: list[np.ndarray] = []
+        if self.logistic is not None:
+            lr = self.logistic
+            z = ((x - lr["mean"]) / lr["scale"]) @ lr["weights"] + float(lr["bias"])
+            parts.append(_sigmoid(z))
+        if self._packed is not None and self.boosted is not None:
+            parts.append(_sigmoid(self._packed.margin(float(self.boosted["base"]), x)))
+        return np.mean(parts, axis=0)
+
+
 class CidModel:
-    """Probability = mean of the parts the file holds: a logistic regression and/or boosted trees."""
+    """First stage: the spec's own logistic/boosted parts over the pair features. Second stage (when the spec has a
+    "context" block): the same kind of parts over the pair features plus `relation_context`'s document-context
+    features of the first-stage scores; its probability is the model's."""
 
     def __init__(
         self, spec: dict[str, Any], tree_numbers: Callable[[str], Sequence[str]] | None = None, sha256: str = ""
@@ -48,17 +81,13 @@ class CidModel:
         self.features: list[str] = list(spec["features"])
         self.threshold = float(spec["threshold"])
         self.priors: dict[str, dict[str, list[int]]] = spec.get("priors", {})
-        self.logistic: dict[str, np.ndarray] | None = None
-        if spec.get("logistic"):
-            lr = spec["logistic"]
-            self.logistic = {k: np.asarray(lr[k], dtype=np.float64) for k in ("weights", "mean", "scale")}
-            self.logistic["bias"] = np.asarray(float(lr["bias"]))
-            if not all(len(self.logistic[k]) == len(self.features) for k in ("weights", "mean", "scale")):
-                raise ValueError("model file: logistic weights and features differ in length")
-        self.boosted: dict[str, Any] | None = spec.get("boosted") or None
-        self._packed = PackedTrees(self.boosted["trees"]) if self.boosted else None
-        if self.logistic is None and self.boosted is None:
-            raise ValueError("model file holds neither a logistic nor a boosted model")
+        self.first = Stage(spec, len(self.features))
+        self.context: Stage | None = None
+        if spec.get("context"):
+            names = list(spec["context"]["features"])
+            if names != list(CONTEXT_FEATURES):
+                raise ValueError("model file: context features differ from this code's")
+            self.context = Stage(spec["context"], len(self.features) + len(names))
         self._tree_numbers = tree_numbers
         # Sentence-level lexical scorer (model files before it have none: their features never name its outputs).
         self.lexical = LexicalScorer(spec["lexical"]) if spec.get("lexical") else None
@@ -85,15 +114,13 @@ class CidModel:
             x[i] = [cand.features.get(name, 0.0) for name in self.features]
         return x
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        parts: list[np.ndarray] = []
-        if self.logistic is not None:
-            lr = self.logistic
-            z = ((x - lr["mean"]) / lr["scale"]) @ lr["weights"] + float(lr["bias"])
-            parts.append(_sigmoid(z))
-        if self._packed is not None:
-            parts.append(_sigmoid(self._packed.margin(float(self.spec["boosted"]["base"]), x)))
-        return np.mean(parts, axis=0)
+    def probabilities(self, x: np.ndarray, keys: Sequence[tuple[Hashable, str, str]]) -> np.ndarray:
+        """P(CID) per row of `x`; `keys` are the rows' (document, chemical, disease), which the second stage
+        groups by document."""
+        p = self.first.probabilities(x)
+        if self.context is None or not len(x):
+            return p
+        return self.context.probabilities(np.hstack([x, context_features(keys, p)]))
 
     def candidates(self, doc: Document, sentences: Sequence[tuple[int, int]], mentions: Sequence[Mention]):
         return candidates(doc, sentences, mentions, self.priors, self.tree_numbers, self.lexical)
@@ -110,7 +137,8 @@ class CidModel:
         cands = self.candidates(doc, sentences, mentions)
         if not cands:
             return []
-        scores = self.probabilities(self.vectorize(cands))
+        keys = [(doc.doc_id, c.chemical.cid, c.disease.cid) for c in cands]
+        scores = self.probabilities(self.vectorize(cands), keys)
         out = [_relation(c, float(p)) for c, p in zip(cands, scores, strict=True) if p >= cut]
         return sorted(out, key=lambda r: -r.score)
 

@@ -9,9 +9,10 @@ from workers.literature.relation_features import CUES
 
 _ROWS = (
     ("model", "model at the chosen threshold"),
-    ("ensemble_best", "ensemble, best threshold for this condition"),
-    ("logistic_best", "logistic regression alone, best threshold"),
-    ("boosted_best", "boosted trees alone, best threshold"),
+    ("ensemble_best", "model, best threshold for this condition"),
+    ("first_stage_best", "first stage alone (no document context), best threshold"),
+    ("logistic_best", "first-stage logistic regression alone, best threshold"),
+    ("boosted_best", "first-stage boosted trees alone, best threshold"),
     ("cooccurrence_document", "baseline: every pair in the document"),
     ("cooccurrence_sentence", "baseline: every pair sharing a sentence"),
 )
@@ -101,10 +102,21 @@ def card(spec: dict[str, Any], report: dict[str, Any], sha256: str, size: int | 
             if (lex := spec.get("lexical"))
             else []
         ),
+        *(
+            [
+                f"- second stage (`relation_context`): the same two parts ({len(ctx['boosted']['trees'])} trees) over "
+                "the features plus the document context of the first-stage scores (gap to the document's, the "
+                "chemical's and the disease's best pair, rank, likely pairs); its probability is the model's. Its "
+                "training rows carry out-of-fold first-stage scores;"
+            ]
+            if (ctx := spec.get("context"))
+            else []
+        ),
         f"- threshold {spec['threshold']}: best mean F1 over the two development conditions below (evaluation run).",
         "",
         "## Features",
         ", ".join(f"`{f}`" for f in spec["features"]),
+        *(["", "Second stage, added: " + ", ".join(f"`{f}`" for f in ctx["features"])] if ctx else []),
         "",
         f"Cue groups: {', '.join(CUES)} (between the closest pair, and anywhere in co-occurring sentences).",
         "",

@@ -33,10 +33,12 @@ from workers.literature.normalize import Lexicon
 from workers.literature.normalize_eval import DEV_FILE, SHIPPED_QUERY, TRAIN_FILE
 from workers.literature.pubtator import GoldDoc, Mention, id_parts, read_pubtator
 from workers.literature.relation_boost import BoostConfig, fit
+from workers.literature.relation_context import FEATURES as CONTEXT_FEATURES
+from workers.literature.relation_context import context_features
 from workers.literature.relation_features import candidates, split_sentences
 from workers.literature.relation_lexical import LexicalScorer, fit_lexical
 from workers.literature.relation_lexical import training_rows as lexical_rows
-from workers.literature.relations import CidModel
+from workers.literature.relations import CidModel, Stage
 from workers.literature.relations_eval import (
     baselines,
     best_threshold,
@@ -122,8 +124,11 @@ def _feature_names(gold: Sequence[GoldDoc], tree_numbers: TreeNumbers) -> list[s
 
 def training_rows(
     train_docs: Sequence[GoldDoc], features: Sequence[str], tree_numbers: TreeNumbers, noisy: bool
-) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    xs, ys = [], []
+) -> tuple[np.ndarray, np.ndarray, list[tuple[tuple[str, str], str, str]], np.ndarray, dict[str, int]]:
+    """(features, labels, keys, fold, counts) of every training row. A key's document is (row set, pmid): the gold
+    and the lexicon rows of one abstract are different documents to the context features."""
+    xs, ys, folds = [], [], []
+    keys: list[tuple[tuple[str, str], str, str]] = []
     counts = Counter[str]()
     for k in range(FOLDS):
         held = [g for i, g in enumerate(train_docs) if i % FOLDS == k]
@@ -135,12 +140,45 @@ def training_rows(
             fold_lexicon = Lexicon(build(rest, BuildOptions(query=dict(SHIPPED_QUERY))))
             sets.append(("lexicon", list(zip(held, normalized_entities(held, fold_lexicon), strict=True))))
         for name, docs in sets:
-            x, y, _ = pair_matrix(features, priors, tree_numbers, docs, lexical)
+            x, y, set_keys = pair_matrix(features, priors, tree_numbers, docs, lexical)
             xs.append(x)
             ys.append(y)
+            folds.append(np.full(len(y), k))
+            keys += [((name, pmid), c, d) for pmid, c, d in set_keys]
             counts[f"{name}_pairs"] += len(y)
             counts[f"{name}_positive"] += int(y.sum())
-    return np.vstack(xs), np.concatenate(ys), dict(counts)
+    return np.vstack(xs), np.concatenate(ys), keys, np.concatenate(folds), dict(counts)
+
+
+def fit_stage(x: np.ndarray, y: np.ndarray, l2: float, boost: BoostConfig) -> dict[str, Any]:
+    """One stage's spec block: a logistic regression on standardized features and boosted trees."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    w, b = fit_logistic((x - mean) / scale, y, l2)
+    trees, base = fit(x, y, boost)
+    return {
+        "logistic": {
+            "weights": w.round(6).tolist(),
+            "bias": round(b, 6),
+            "mean": mean.round(6).tolist(),
+            "scale": scale.round(6).tolist(),
+            "l2": l2,
+        },
+        "boosted": {"trees": [_round_tree(t) for t in trees], "base": round(base, 6), "config": vars(boost)},
+    }
+
+
+def fit_context(
+    x: np.ndarray, y: np.ndarray, keys: Sequence[tuple[Any, str, str]], fold: np.ndarray, l2: float, boost: BoostConfig
+) -> dict[str, Any]:
+    """The second stage's block. Its context features come from out-of-fold first-stage scores (a first stage fit
+    on the other folds' rows), so they are as noisy in training as they will be at inference."""
+    p = np.zeros(len(y))
+    for k in np.unique(fold):
+        held = fold == k
+        p[held] = Stage(fit_stage(x[~held], y[~held], l2, boost), x.shape[1]).probabilities(x[held])
+    block = fit_stage(np.hstack([x, context_features(keys, p)]), y, l2, boost)
+    return {"features": list(CONTEXT_FEATURES), **block}
 
 
 def fit_model(
@@ -151,32 +189,24 @@ def fit_model(
     noisy: bool = True,
     boost: BoostConfig | None = None,
     threshold: float = 0.5,
+    context: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(model spec, training-row counts): both models fit on `docs`, priors counted on all of them."""
+    """(model spec, training-row counts): both stages fit on `docs`, priors counted on all of them."""
     features = _feature_names(docs, lexicon.trees)
-    x, y, counts = training_rows(docs, features, lexicon.trees, noisy)
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    w, b = fit_logistic((x - mean) / scale, y, l2)
+    x, y, keys, fold, counts = training_rows(docs, features, lexicon.trees, noisy)
     boost = boost or BoostConfig()
-    trees, base = fit(x, y, boost)
     spec: dict[str, Any] = {
         "format": "medsieve-cid",
-        "version": 1,
+        "version": 2 if context else 1,
         "features": list(features),
-        "logistic": {
-            "weights": w.round(6).tolist(),
-            "bias": round(b, 6),
-            "mean": mean.round(6).tolist(),
-            "scale": scale.round(6).tolist(),
-            "l2": l2,
-        },
-        "boosted": {"trees": [_round_tree(t) for t in trees], "base": round(base, 6), "config": vars(boost)},
+        **fit_stage(x, y, l2, boost),
         "threshold": threshold,
         "priors": count_priors(docs),
         "lexical": fit_lexical_scorer(docs),
     }
-    return spec, {**counts, "documents": len(docs), "l2": l2, "noisy_rows": noisy}
+    if context:
+        spec["context"] = fit_context(x, y, keys, fold, l2, boost)
+    return spec, {**counts, "documents": len(docs), "l2": l2, "noisy_rows": noisy, "context": context}
 
 
 def tune_and_evaluate(spec: dict[str, Any], dev_docs: Sequence[GoldDoc], lexicon: Lexicon) -> dict[str, Any]:
@@ -184,10 +214,12 @@ def tune_and_evaluate(spec: dict[str, Any], dev_docs: Sequence[GoldDoc], lexicon
     gold spans with our ids) and report every development figure. The scores are those `CidModel.predict` gives,
     computed on one matrix per condition."""
     features = spec["features"]
+    first = {**spec, "context": None}
     variants = {
         "ensemble": CidModel(spec, lexicon.trees),
-        "logistic": CidModel({**spec, "boosted": None}, lexicon.trees),
-        "boosted": CidModel({**spec, "logistic": None}, lexicon.trees),
+        "first_stage": CidModel(first, lexicon.trees),
+        "logistic": CidModel({**first, "boosted": None}, lexicon.trees),
+        "boosted": CidModel({**first, "logistic": None}, lexicon.trees),
     }
     conditions = {
         "gold_entities": [g.mentions for g in dev_docs],
@@ -199,7 +231,7 @@ def tune_and_evaluate(spec: dict[str, Any], dev_docs: Sequence[GoldDoc], lexicon
     for cond, entities in conditions.items():
         docs = list(zip(dev_docs, entities, strict=True))
         xd, _, keys = pair_matrix(features, spec["priors"], lexicon.trees, docs, lexical)
-        curves[cond] = {v: threshold_curve(m.probabilities(xd), keys, truth) for v, m in variants.items()}
+        curves[cond] = {v: threshold_curve(m.probabilities(xd, keys), keys, truth) for v, m in variants.items()}
     threshold = best_threshold([curves[c]["ensemble"] for c in conditions])
     spec["threshold"] = threshold
     report: dict[str, Any] = {"threshold": threshold}
