@@ -226,7 +226,7 @@ def tune_and_evaluate(spec: dict[str, Any], dev_docs: Sequence[GoldDoc], lexicon
         "gold_spans_lexicon_ids": normalized_entities(dev_docs, lexicon),
     }
     truth = gold_pairs(dev_docs)
-    lexical = LexicalScorer(spec["lexical"]) if spec.get("lexical") else None
+    lexical = variants["ensemble"].lexical  # parsed once, by the model
     curves: dict[str, dict[str, Any]] = {}
     for cond, entities in conditions.items():
         docs = list(zip(dev_docs, entities, strict=True))
